@@ -1,0 +1,59 @@
+// pysoftmax kernel interface: one table of kernels per instruction set.
+//
+// Dimensions used throughout:
+//   n    number of rows (slices); each row is reduced independently
+//   k    number of elements in a row (classes), k >= 1
+// Layout: row i of x starts at x + i*ldx and its k elements are contiguous (unit stride);
+// likewise y (ldy) and the optional mask (ldm, which may be 0 for a mask shared by all rows).
+// mask: nullptr, or one byte per element, nonzero = the element takes part ("where=True").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pysoftmax {
+
+// softmax / log_softmax over each row:
+//   x: (n, k) IN, logits
+//   mask: (n, k) IN or nullptr
+//   y: (n, k) OUT, probabilities (softmax) or log-probabilities (log_softmax); may alias x
+//   temperature: T > 0, finite; the result is that of x / T
+template <class T>
+using RowsFn = void (*)(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
+                        ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature);
+
+// logsumexp over each row:
+//   x: (n, k) IN; mask: (n, k) IN or nullptr
+//   y: (n,) OUT with stride incy (in elements): y[i*incy] = log(sum_j exp(x[i, j]))
+template <class T>
+using LseFn = void (*)(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
+                       ptrdiff_t ldm, T* y, ptrdiff_t incy);
+
+template <class T>
+struct KernelSet {
+    RowsFn<T> softmax;
+    RowsFn<T> log_softmax;
+    LseFn<T> logsumexp;
+};
+
+struct Kernels {
+    const char* name;  // "scalar", "avx2", "avx512"
+    KernelSet<float> f32;
+    KernelSet<double> f64;
+};
+
+// One table per translation unit. avx2_kernels() / avx512_kernels() return nullptr when the
+// compiler could not build that instruction set (non-x86 targets, old compilers).
+const Kernels* scalar_kernels();
+const Kernels* avx2_kernels();
+const Kernels* avx512_kernels();
+
+// Scalar single-row kernels: the readable specification. The SIMD kernels call them for the
+// rare rows whose maximum is not finite (all -inf, +inf, NaN, everything masked).
+template <class T>
+void softmax_row_scalar(size_t k, const T* x, const uint8_t* mask, T* y, double temperature,
+                        bool log);
+template <class T>
+T logsumexp_row_scalar(size_t k, const T* x, const uint8_t* mask);
+
+}  // namespace pysoftmax

@@ -1,0 +1,34 @@
+// Scalar numerical building blocks shared by every kernel (no instruction-set specific code).
+#pragma once
+
+#include <cmath>
+
+namespace pysoftmax {
+
+// hi + lo = a - b exactly (Knuth's TwoSum applied to a and -b).
+inline void two_diff(double a, double b, double& hi, double& lo) {
+    hi = a - b;
+    const double bb = hi - a;
+    lo = (a - (hi - bb)) - (b + bb);
+}
+
+// Neumaier's compensated sum: accurate to about one rounding however many terms are added.
+struct CompensatedSum {
+    double sum = 0.0, err = 0.0;
+    void add(double v) {
+        const double t = sum + v;
+        err += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
+        sum = t;
+    }
+    double value() const { return sum + err; }
+};
+
+// 1 / a as an unevaluated sum hi + lo of two values of type T, so that v / a can be formed
+// to about one rounding as v * hi + v * lo, without a division per element.
+template <class T>
+inline void inverse_hi_lo(double a, T& hi, T& lo) {
+    hi = T(1.0 / a);
+    lo = T(std::fma(-double(hi), a, 1.0) / a);
+}
+
+}  // namespace pysoftmax

@@ -1,0 +1,163 @@
+// Scalar kernels: the readable specification of every kernel, and the portable baseline.
+//
+// Every row is computed in double precision (float32 rows are widened), from the logits:
+//   m        = max over the row's included elements
+//   d_j      = x_j - m, carried exactly as hi + lo (TwoSum), so that exp does not see the
+//              rounding of the subtraction (it costs up to |d| * 2^-24 relative in float32)
+//   t_j      = d_j / T (temperature), again carried as hi + lo
+//   q_j      = exp(t_j) = exp(hi) * (1 + lo)
+//   s        = sum_j q_j               (s >= 1: the maximum contributes exp(0) = 1)
+//   softmax     y_j = q_j / s
+//   log_softmax y_j = t_j - log(s)   (from the logits, never log of a rounded probability)
+//   logsumexp   m / T + log(s)       (only T = 1 is exposed for logsumexp)
+// Non-finite rows: no included element -> 0 / -inf / -inf (softmax / log_softmax /
+// logsumexp); an included NaN -> NaN; an included +inf -> NaN, NaN, +inf; all -inf -> NaN, NaN,
+// -inf. Excluded elements (mask 0) get 0 / -inf.
+#include <cmath>
+#include <limits>
+
+#include "kernels.h"
+#include "numerics.h"
+
+namespace pysoftmax {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+inline bool included(const uint8_t* mask, size_t j) { return mask == nullptr || mask[j] != 0; }
+
+// hi + lo ~= (a_hi + a_lo) / T, with the division's remainder recovered by an FMA.
+inline void div_by(double a_hi, double a_lo, double T, double& hi, double& lo) {
+    hi = a_hi / T;
+    lo = (std::fma(-hi, T, a_hi) + a_lo) / T;
+}
+
+// The scaled, shifted logit t_j = (x_j - m) / T as hi + lo.
+inline void shifted(double xj, double m, double T, double& hi, double& lo) {
+    double d_hi, d_lo;
+    two_diff(xj, m, d_hi, d_lo);
+    div_by(d_hi, d_lo, T, hi, lo);
+}
+
+// exp(hi + lo) for lo tiny: exp(hi) * (1 + lo); exactly 0 once exp(hi) underflows (which
+// also covers hi = -inf, where lo is NaN).
+inline double exp_hi_lo(double hi, double lo) {
+    const double p = std::exp(hi);
+    return p == 0.0 ? 0.0 : p + p * lo;
+}
+
+// Scans a row: whether any element is included, whether an included element is NaN, and the
+// maximum of the included non-NaN elements (-inf if none).
+template <class T>
+void scan_row(size_t k, const T* x, const uint8_t* mask, bool& any, bool& nan, double& m) {
+    any = false;
+    nan = false;
+    m = -kInf;
+    for (size_t j = 0; j < k; ++j) {
+        if (!included(mask, j)) continue;
+        any = true;
+        const double v = x[j];
+        if (std::isnan(v)) nan = true;
+        else if (v > m) m = v;
+    }
+}
+
+template <class T>
+void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
+                  ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
+    for (size_t i = 0; i < n; ++i)
+        softmax_row_scalar<T>(k, x + i * ldx, mask ? mask + i * ldm : nullptr, y + i * ldy,
+                              temperature, false);
+}
+
+template <class T>
+void log_softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
+                      ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
+    for (size_t i = 0; i < n; ++i)
+        softmax_row_scalar<T>(k, x + i * ldx, mask ? mask + i * ldm : nullptr, y + i * ldy,
+                              temperature, true);
+}
+
+template <class T>
+void logsumexp_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
+                    ptrdiff_t ldm, T* y, ptrdiff_t incy) {
+    for (size_t i = 0; i < n; ++i)
+        y[i * incy] = logsumexp_row_scalar<T>(k, x + i * ldx, mask ? mask + i * ldm : nullptr);
+}
+
+const Kernels kScalar = {
+    "scalar",
+    {softmax_rows<float>, log_softmax_rows<float>, logsumexp_rows<float>},
+    {softmax_rows<double>, log_softmax_rows<double>, logsumexp_rows<double>},
+};
+
+}  // namespace
+
+template <class T>
+void softmax_row_scalar(size_t k, const T* x, const uint8_t* mask, T* y, double temperature,
+                        bool log) {
+    const T excluded = log ? T(-kInf) : T(0);
+    bool any, nan;
+    double m;
+    scan_row(k, x, mask, any, nan, m);
+    if (!any || nan || !std::isfinite(m)) {
+        // Nothing included -> the excluded value everywhere; otherwise the row is NaN.
+        for (size_t j = 0; j < k; ++j) y[j] = (any && included(mask, j)) ? T(kNaN) : excluded;
+        return;
+    }
+    // Pass 2: q_j = exp(t_j) and their sum; softmax keeps q_j in y.
+    CompensatedSum s;
+    for (size_t j = 0; j < k; ++j) {
+        if (!included(mask, j)) continue;
+        double hi, lo;
+        shifted(x[j], m, temperature, hi, lo);
+        const double q = exp_hi_lo(hi, lo);
+        s.add(q);
+        if (!log) y[j] = T(q);
+    }
+    // Pass 3: normalise.
+    if (!log) {
+        const double sum = s.value();
+        for (size_t j = 0; j < k; ++j) y[j] = included(mask, j) ? T(double(y[j]) / sum) : excluded;
+        return;
+    }
+    const double ls = std::log(s.value());
+    for (size_t j = 0; j < k; ++j) {
+        if (!included(mask, j)) {
+            y[j] = excluded;
+            continue;
+        }
+        double hi, lo;
+        shifted(x[j], m, temperature, hi, lo);
+        y[j] = std::isfinite(hi) ? T((hi - ls) + lo) : T(hi);
+    }
+}
+
+template <class T>
+T logsumexp_row_scalar(size_t k, const T* x, const uint8_t* mask) {
+    bool any, nan;
+    double m;
+    scan_row(k, x, mask, any, nan, m);
+    if (!any) return T(-kInf);
+    if (nan) return T(kNaN);
+    if (!std::isfinite(m)) return T(m);  // +inf (an included +inf) or -inf (all -inf)
+    CompensatedSum s;
+    for (size_t j = 0; j < k; ++j) {
+        if (!included(mask, j)) continue;
+        double hi, lo;
+        two_diff(x[j], m, hi, lo);
+        s.add(exp_hi_lo(hi, lo));
+    }
+    return T(m + std::log(s.value()));
+}
+
+template void softmax_row_scalar<float>(size_t, const float*, const uint8_t*, float*, double, bool);
+template void softmax_row_scalar<double>(size_t, const double*, const uint8_t*, double*, double,
+                                         bool);
+template float logsumexp_row_scalar<float>(size_t, const float*, const uint8_t*);
+template double logsumexp_row_scalar<double>(size_t, const double*, const uint8_t*);
+
+const Kernels* scalar_kernels() { return &kScalar; }
+
+}  // namespace pysoftmax
