@@ -28,7 +28,7 @@ ptrdiff_t row_stride(const py::array& a, const char* name, py::ssize_t n, py::ss
     if (a.ndim() != 2 || a.shape(0) != n || a.shape(1) != k)
         throw py::value_error(std::string(name) + ": expected shape (" + std::to_string(n) + ", " +
                               std::to_string(k) + "), got " + describe(a));
-    if ((k > 1 && a.strides(1) != item) || a.strides(0) % item != 0)
+    if (n > 0 && ((k > 1 && a.strides(1) != item) || a.strides(0) % item != 0))
         throw py::value_error(std::string(name) + ": rows must be contiguous, got strides (" +
                               std::to_string(a.strides(0)) + ", " + std::to_string(a.strides(1)) +
                               ") for " + describe(a));
@@ -84,6 +84,56 @@ void check_x(const py::array& x, const py::array& out) {
     if (!out.writeable()) throw py::value_error("out: array is read-only: " + describe(out));
 }
 
+// A 1-D contiguous array of n elements of dtype D, or throws naming `name`.
+template <class D>
+const D* vector_of(const py::object& obj, const char* name, py::ssize_t n, bool writeable = false) {
+    if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + ": expected an ndarray");
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    if (!a.dtype().is(py::dtype::of<D>()) || a.ndim() != 1 || a.shape(0) != n ||
+        (n > 1 && a.strides(0) != py::ssize_t(sizeof(D))))
+        throw py::value_error(std::string(name) + ": expected a contiguous 1-D array of " +
+                              std::to_string(n) + " " + std::string(py::str(py::dtype::of<D>())) +
+                              ", got " + describe(a));
+    if (writeable && !a.writeable()) throw py::value_error(std::string(name) + ": array is read-only");
+    return static_cast<const D*>(a.data());
+}
+
+template <class T>
+void cross_entropy_typed(const py::array& x, const py::object& labels, const py::object& probs,
+                         const py::object& weight, const py::object& where, const py::object& loss,
+                         const py::object& grad, const CrossEntropyParams& params) {
+    const py::ssize_t n = x.shape(0), k = x.shape(1);
+    const ptrdiff_t ldx = row_stride(x, "x", n, k);
+    if (labels.is_none() == probs.is_none())
+        throw py::value_error("target: give exactly one of labels and probs");
+    const int64_t* lp = labels.is_none() ? nullptr : vector_of<int64_t>(labels, "labels", n);
+    const T* pp = nullptr;
+    ptrdiff_t ldt = 0;
+    if (!probs.is_none()) {
+        py::array pa = py::reinterpret_borrow<py::array>(probs);
+        if (!py::isinstance<py::array>(probs) || !pa.dtype().is(x.dtype()))
+            throw py::value_error("probs: expected an array of x's dtype");
+        ldt = row_stride(pa, "probs", n, k);
+        pp = static_cast<const T*>(pa.data());
+    }
+    const T* wp = weight.is_none() ? nullptr : vector_of<T>(weight, "weight", k);
+    double* lo = const_cast<double*>(vector_of<double>(loss, "loss", n, true));
+    T* gp = nullptr;
+    ptrdiff_t ldg = 0;
+    if (!grad.is_none()) {
+        py::array ga = py::reinterpret_borrow<py::array>(grad);
+        if (!py::isinstance<py::array>(grad)) throw py::type_error("grad: expected an ndarray");
+        check_x(x, ga);
+        ldg = row_stride(ga, "grad", n, k);
+        gp = static_cast<T*>(ga.mutable_data());
+    }
+    ptrdiff_t ldm;
+    const uint8_t* m = mask_rows(where, n, k, ldm);
+    const T* xp = static_cast<const T*>(x.data());
+    py::gil_scoped_release nogil;
+    run_cross_entropy<T>(size_t(n), size_t(k), xp, ldx, lp, pp, ldt, wp, m, ldm, lo, gp, ldg, params);
+}
+
 bool is_f32(const py::array& x) { return x.dtype().is(py::dtype::of<float>()); }
 bool is_f64(const py::array& x) { return x.dtype().is(py::dtype::of<double>()); }
 
@@ -95,6 +145,21 @@ void softmax_rows(const py::array& x, py::array out, const py::object& where, do
     if (is_f32(x)) softmax_typed<float>(x, out, where, temperature, log);
     else if (is_f64(x)) softmax_typed<double>(x, out, where, temperature, log);
     else throw py::type_error("x: expected float32 or float64, got " + describe(x));
+}
+
+void cross_entropy_rows(const py::array& x, const py::object& labels, const py::object& probs,
+                        const py::object& weight, const py::object& where, const py::object& loss,
+                        const py::object& grad, int64_t ignore_index, double label_smoothing,
+                        double scale) {
+    if (x.ndim() != 2 || x.shape(1) < 1)
+        throw py::value_error("logits: expected a 2-D array with at least one column, got " + describe(x));
+    if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+        throw py::value_error("label_smoothing: must be in [0, 1]");
+    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    const CrossEntropyParams params{ignore_index, label_smoothing, scale};
+    if (is_f32(x)) cross_entropy_typed<float>(x, labels, probs, weight, where, loss, grad, params);
+    else if (is_f64(x)) cross_entropy_typed<double>(x, labels, probs, weight, where, loss, grad, params);
+    else throw py::type_error("logits: expected float32 or float64, got " + describe(x));
 }
 
 void logsumexp_rows(const py::array& x, py::array out, const py::object& where) {
@@ -116,6 +181,12 @@ PYBIND11_MODULE(_core, m) {
           "rows into out (same shape and dtype; may be x). where: None or a bool array.");
     m.def("logsumexp_rows", &logsumexp_rows, py::arg("x"), py::arg("out"), py::arg("where"),
           "Row-wise logsumexp of a 2-D array with contiguous rows into the 1-D array out.");
+
+    m.def("cross_entropy_rows", &cross_entropy_rows, py::arg("x"), py::arg("labels"),
+          py::arg("probs"), py::arg("weight"), py::arg("where"), py::arg("loss"), py::arg("grad"),
+          py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("scale"),
+          "Row-wise cross-entropy of softmax(x) against int64 labels or probs (one of them None) "
+          "into loss (float64, n) and, unless None, its gradient into grad (see kernels.h).");
 
     m.def("cpu_features", &cpu_features, "CPU/OS features relevant to dispatch.");
     m.def("compiled_isas", &compiled_isas, "Instruction sets built into this module, best first.");

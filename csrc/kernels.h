@@ -29,11 +29,40 @@ template <class T>
 using LseFn = void (*)(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
                        ptrdiff_t ldm, T* y, ptrdiff_t incy);
 
+// Cross-entropy between softmax(x) and the targets, fused with its gradient, per row:
+//   x: (n, k) IN logits
+//   labels: (n,) IN class indices (int64), or nullptr when probs is given
+//   probs: (n, k) IN target probabilities (row stride ldt), or nullptr when labels is given
+//   weight: (k,) IN class weights, or nullptr (all 1)
+//   mask: (n, k) IN or nullptr; masked classes leave the normaliser, the targets and the
+//         gradient (which is 0 there)
+//   loss: (n,) OUT the weighted, scaled loss of each row (0 for an ignored row)
+//   grad: (n, k) OUT or nullptr: d loss_row / d x_row; may alias x
+// With label smoothing e over the K' included classes, the target is (1 - e) t + e / K':
+//   labels: loss = a (1 - e) w[y] (lse - x_y) + a (e / K') sum_j w_j (lse - x_j)
+//   probs:  loss = a sum_j w_j t'_j (lse - x_j)            (terms with t'_j = 0 are 0)
+// a = scale: the reduction's factor (1, or 1 / the denominator of "mean").
+// lse = log sum_j exp(x_j) over the included classes. Labels equal to ignore_index give a
+// zero loss and gradient; the caller has checked every other label is in [0, k) and included.
+struct CrossEntropyParams {
+    int64_t ignore_index;
+    double label_smoothing;
+    double scale;
+};
+
+template <class T>
+using CrossEntropyFn = void (*)(size_t n, size_t k, const T* x, ptrdiff_t ldx,
+                                const int64_t* labels, const T* probs, ptrdiff_t ldt,
+                                const T* weight, const uint8_t* mask, ptrdiff_t ldm,
+                                double* loss, T* grad, ptrdiff_t ldg,
+                                const CrossEntropyParams& params);
+
 template <class T>
 struct KernelSet {
     RowsFn<T> softmax;
     RowsFn<T> log_softmax;
     LseFn<T> logsumexp;
+    CrossEntropyFn<T> cross_entropy;
 };
 
 struct Kernels {
@@ -55,5 +84,9 @@ void softmax_row_scalar(size_t k, const T* x, const uint8_t* mask, T* y, double 
                         bool log);
 template <class T>
 T logsumexp_row_scalar(size_t k, const T* x, const uint8_t* mask);
+template <class T>
+double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* probs,
+                                const T* weight, const uint8_t* mask, T* grad,
+                                const CrossEntropyParams& p);
 
 }  // namespace pysoftmax

@@ -191,6 +191,20 @@ void run_logsumexp(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t*
     });
 }
 
+template <class T>
+void run_cross_entropy(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels,
+                       const T* probs, ptrdiff_t ldt, const T* weight, const uint8_t* mask,
+                       ptrdiff_t ldm, double* loss, T* grad, ptrdiff_t ldg,
+                       const CrossEntropyParams& params) {
+    const CrossEntropyFn<T> f = kernel_set<T>(active_kernels()).cross_entropy;
+    parallel_rows(n, k, [&](size_t b, size_t e) {
+        const ptrdiff_t i = ptrdiff_t(b);
+        f(e - b, k, x + i * ldx, ldx, labels ? labels + i : nullptr, probs ? probs + i * ldt : nullptr,
+          ldt, weight, mask ? mask + i * ldm : nullptr, ldm, loss + i, grad ? grad + i * ldg : nullptr,
+          ldg, params);
+    });
+}
+
 template void run_softmax<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*,
                                  ptrdiff_t, float*, ptrdiff_t, double, bool);
 template void run_softmax<double>(size_t, size_t, const double*, ptrdiff_t, const uint8_t*,
@@ -199,5 +213,14 @@ template void run_logsumexp<float>(size_t, size_t, const float*, ptrdiff_t, cons
                                    ptrdiff_t, float*, ptrdiff_t);
 template void run_logsumexp<double>(size_t, size_t, const double*, ptrdiff_t, const uint8_t*,
                                     ptrdiff_t, double*, ptrdiff_t);
+
+template void run_cross_entropy<float>(size_t, size_t, const float*, ptrdiff_t, const int64_t*,
+                                       const float*, ptrdiff_t, const float*, const uint8_t*,
+                                       ptrdiff_t, double*, float*, ptrdiff_t,
+                                       const CrossEntropyParams&);
+template void run_cross_entropy<double>(size_t, size_t, const double*, ptrdiff_t, const int64_t*,
+                                        const double*, ptrdiff_t, const double*, const uint8_t*,
+                                        ptrdiff_t, double*, double*, ptrdiff_t,
+                                        const CrossEntropyParams&);
 
 }  // namespace pysoftmax

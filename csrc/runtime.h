@@ -41,4 +41,10 @@ template <class T>
 void run_logsumexp(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
                    ptrdiff_t ldm, T* y, ptrdiff_t incy);
 
+template <class T>
+void run_cross_entropy(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels,
+                       const T* probs, ptrdiff_t ldt, const T* weight, const uint8_t* mask,
+                       ptrdiff_t ldm, double* loss, T* grad, ptrdiff_t ldg,
+                       const CrossEntropyParams& params);
+
 }  // namespace pysoftmax

@@ -86,10 +86,24 @@ void logsumexp_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t
         y[i * incy] = logsumexp_row_scalar<T>(k, x + i * ldx, mask ? mask + i * ldm : nullptr);
 }
 
+template <class T>
+void cross_entropy_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels,
+                        const T* probs, ptrdiff_t ldt, const T* weight, const uint8_t* mask,
+                        ptrdiff_t ldm, double* loss, T* grad, ptrdiff_t ldg,
+                        const CrossEntropyParams& p) {
+    for (size_t i = 0; i < n; ++i)
+        loss[i] = cross_entropy_row_scalar<T>(k, x + i * ldx, labels ? labels[i] : 0,
+                                              probs ? probs + i * ldt : nullptr, weight,
+                                              mask ? mask + i * ldm : nullptr,
+                                              grad ? grad + i * ldg : nullptr, p);
+}
+
 const Kernels kScalar = {
     "scalar",
-    {softmax_rows<float>, log_softmax_rows<float>, logsumexp_rows<float>},
-    {softmax_rows<double>, log_softmax_rows<double>, logsumexp_rows<double>},
+    {softmax_rows<float>, log_softmax_rows<float>, logsumexp_rows<float>,
+     cross_entropy_rows<float>},
+    {softmax_rows<double>, log_softmax_rows<double>, logsumexp_rows<double>,
+     cross_entropy_rows<double>},
 };
 
 }  // namespace
@@ -152,11 +166,98 @@ T logsumexp_row_scalar(size_t k, const T* x, const uint8_t* mask) {
     return T(m + std::log(s.value()));
 }
 
+// Cross-entropy of one row (see kernels.h for the formulas). Pass 1 scans; pass 2 forms
+// q_j = exp(t_j), t_j = x_j - m, their sum s and every sum of the loss that needs x (so the
+// gradient may overwrite x), keeping q_j in grad; pass 3 turns q_j into the gradient
+//   labels: grad_j = a (p_j ((1 - e) w[y] + e W / K') - (1 - e) w[y] [j = y] - e w_j / K')
+//   probs:  grad_j = a (p_j sum_i w_i t'_i - w_j t'_j)
+// with p_j = q_j / s, W = sum of the included weights, a = scale.
+template <class T>
+double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* probs,
+                                const T* weight, const uint8_t* mask, T* grad,
+                                const CrossEntropyParams& p) {
+    const bool soft = probs != nullptr;
+    const double e = p.label_smoothing;
+    auto w = [&](size_t j) { return weight ? double(weight[j]) : 1.0; };
+    bool any, nan;
+    double m;
+    scan_row(k, x, mask, any, nan, m);
+    if ((!soft && label == p.ignore_index) || !any) {  // no example, or no class left
+        if (grad)
+            for (size_t j = 0; j < k; ++j) grad[j] = T(0);
+        return 0.0;
+    }
+    // A NaN or infinite maximum makes the row NaN; so does a label the caller failed to check.
+    if (nan || !std::isfinite(m) || (!soft && (label < 0 || uint64_t(label) >= k))) {
+        if (grad)
+            for (size_t j = 0; j < k; ++j) grad[j] = included(mask, j) ? T(kNaN) : T(0);
+        return kNaN;
+    }
+    double kin = 0;
+    for (size_t j = 0; j < k; ++j) kin += included(mask, j);
+    auto target = [&](size_t j) {  // t'_j for soft targets
+        return (1.0 - e) * double(probs[j]) + e / kin;
+    };
+    // Pass 2.
+    CompensatedSum s, wsum, wt, wtx;  // sum q; sum w; sum w t' (soft); sum w t' t or sum w t
+    double t_label = 0.0;
+    for (size_t j = 0; j < k; ++j) {
+        if (!included(mask, j)) {
+            if (grad) grad[j] = T(0);
+            continue;
+        }
+        double hi, lo;
+        two_diff(x[j], m, hi, lo);
+        const double q = exp_hi_lo(hi, lo);
+        const double t = std::isfinite(hi) ? hi + lo : hi;  // x_j - m
+        s.add(q);
+        wsum.add(w(j));
+        if (soft) {
+            const double tw = w(j) * target(j);
+            wt.add(tw);
+            if (tw != 0.0) wtx.add(tw * t);
+        } else {
+            if (int64_t(j) == label) t_label = t;
+            if (e > 0.0) wtx.add(w(j) * t);
+        }
+        if (grad) grad[j] = T(q);
+    }
+    const double ls = std::log(s.value());
+    const double a = p.scale;
+    double loss, c1;
+    if (soft) {
+        loss = a * (wt.value() * ls - wtx.value());
+        c1 = a * wt.value();
+    } else {
+        const double wy = w(size_t(label));
+        loss = a * (1.0 - e) * wy * (ls - t_label);
+        if (e > 0.0) loss += a * e / kin * (wsum.value() * ls - wtx.value());
+        c1 = a * ((1.0 - e) * wy + e / kin * wsum.value());
+    }
+    // Pass 3.
+    if (grad) {
+        const double sum = s.value();
+        for (size_t j = 0; j < k; ++j) {
+            if (!included(mask, j)) continue;
+            double c2 = soft ? a * w(j) * target(j) : a * e / kin * w(j);
+            if (!soft && int64_t(j) == label) c2 += a * (1.0 - e) * w(j);
+            grad[j] = T(double(grad[j]) / sum * c1 - c2);
+        }
+    }
+    return loss;
+}
+
 template void softmax_row_scalar<float>(size_t, const float*, const uint8_t*, float*, double, bool);
 template void softmax_row_scalar<double>(size_t, const double*, const uint8_t*, double*, double,
                                          bool);
 template float logsumexp_row_scalar<float>(size_t, const float*, const uint8_t*);
 template double logsumexp_row_scalar<double>(size_t, const double*, const uint8_t*);
+template double cross_entropy_row_scalar<float>(size_t, const float*, int64_t, const float*,
+                                                const float*, const uint8_t*, float*,
+                                                const CrossEntropyParams&);
+template double cross_entropy_row_scalar<double>(size_t, const double*, int64_t, const double*,
+                                                 const double*, const uint8_t*, double*,
+                                                 const CrossEntropyParams&);
 
 const Kernels* scalar_kernels() { return &kScalar; }
 

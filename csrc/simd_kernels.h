@@ -316,6 +316,52 @@ struct Rows {
         return T(double(mx) + std::log(s));
     }
 
+    static void zero_row(size_t k, T* y) {
+        for (size_t j = 0; j < k; ++j) y[j] = T(0);
+    }
+
+    // Cross-entropy against a class index y without label smoothing, the common case: the
+    // softmax passes with the gradient a w[y] (p - onehot(y)) written over q (a = scale).
+    template <bool Masked>
+    static double ce_label_row(size_t k, const T* x, int64_t y, const T* weight,
+                               const uint8_t* m, T* g, const CrossEntropyParams& p) {
+        if (y == p.ignore_index) {
+            if (g) zero_row(k, g);
+            return 0.0;
+        }
+        T mx, mn;
+        max_min<Masked>(k, x, m, mx, mn);
+        if (!(mx > -kInf && mx < kInf) || y < 0 || uint64_t(y) >= k)
+            return cross_entropy_row_scalar<T>(k, x, y, nullptr, weight, m, g, p);
+        double hi, lo;  // x[y] - max, read before the gradient may overwrite x
+        two_diff(double(x[y]), double(mx), hi, lo);
+        const double ty = std::isfinite(hi) ? hi + lo : hi;
+        const Scale sc{V::set1(T(1)), V::set1(T(0))};
+        const bool wide = Masked || !(double(mn) - double(mx) >= ExpConsts<T>::fast_min);
+        double s;
+        if (g)
+            s = wide ? exp_sum<Masked, true, false, true>(k, x, m, g, mx, sc)
+                     : exp_sum<false, false, false, true>(k, x, m, g, mx, sc);
+        else
+            s = wide ? exp_sum<Masked, true, false, false>(k, x, m, nullptr, mx, sc)
+                     : exp_sum<false, false, false, false>(k, x, m, nullptr, mx, sc);
+        if (!(s == s)) {  // a NaN that max() skipped
+            if (g) fill_nan(k, m, g, T(0));
+            return double(__builtin_nan(""));
+        }
+        const double wy = weight ? double(weight[y]) : 1.0;
+        if (g) {
+            const double c = p.scale * wy;
+            if (c == 0.0) {
+                zero_row(k, g);
+            } else {
+                scale_row(k, g, s / c);
+                g[y] = T(c * (std::exp(ty) / s - 1.0));
+            }
+        }
+        return p.scale * wy * (std::log(s) - ty);
+    }
+
     // ---- the table's entry points: loops over rows ----
     template <bool Log>
     static void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* m,
@@ -343,10 +389,33 @@ struct Rows {
                                        : logsumexp_row<false>(k, xr, nullptr);
         }
     }
+
+    static void cross_entropy_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx,
+                                   const int64_t* labels, const T* probs, ptrdiff_t ldt,
+                                   const T* weight, const uint8_t* m, ptrdiff_t ldm,
+                                   double* loss, T* g, ptrdiff_t ldg,
+                                   const CrossEntropyParams& p) {
+        for (size_t r = 0; r < n; ++r) {
+            const ptrdiff_t i = ptrdiff_t(r);
+            const T* xr = x + i * ldx;
+            const uint8_t* mr = m ? m + i * ldm : nullptr;
+            T* gr = g ? g + i * ldg : nullptr;
+            if (labels && p.label_smoothing == 0.0)
+                loss[r] = mr ? ce_label_row<true>(k, xr, labels[r], weight, mr, gr, p)
+                             : ce_label_row<false>(k, xr, labels[r], weight, nullptr, gr, p);
+            else
+                loss[r] = cross_entropy_row_scalar<T>(k, xr, labels ? labels[r] : 0,
+                                                      probs ? probs + i * ldt : nullptr,
+                                                      weight, mr, gr, p);
+        }
+    }
 };
 
 }  // namespace simd
 }  // namespace pysoftmax
 
-#define PYSOFTMAX_KERNEL_SET(R) \
-    { &R::template softmax_rows<false>, &R::template softmax_rows<true>, &R::logsumexp_rows }
+#define PYSOFTMAX_KERNEL_SET(R)                                                     \
+    {                                                                               \
+        &R::template softmax_rows<false>, &R::template softmax_rows<true>,          \
+            &R::logsumexp_rows, &R::cross_entropy_rows                              \
+    }
