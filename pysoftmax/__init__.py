@@ -14,12 +14,17 @@ import operator
 import os
 
 from . import _core, _native, reference
+from ._common import one_hot
 from ._version import __version__
 
 __all__ = [
     "softmax",
     "log_softmax",
     "logsumexp",
+    "cross_entropy",
+    "cross_entropy_with_grad",
+    "one_hot",
+    "entropy",
     "reference",
     "use_backend",
     "show_config",
@@ -98,6 +103,57 @@ def logsumexp(x, axis=-1, *, where=None, keepdims=False):
     True entry in `where`) gives -inf. Returns a NumPy scalar for a full reduction.
     """
     return _impl().logsumexp(x, axis, where=where, keepdims=keepdims)
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, where=None):
+    """Cross-entropy between softmax(logits) and `target`, computed from the logits.
+
+    Parameters
+    ----------
+    logits : array_like
+        Scores with the classes along `axis` (float32/float64 kept, as in softmax).
+    target : array_like
+        Class indices (any integer dtype; the logits' shape without the class axis) or class
+        probabilities (floating; the logits' shape).
+    weight : array_like, optional
+        One weight per class, as torch's `weight`.
+    ignore_index : int
+        Class-index targets equal to it contribute nothing (and are not counted by "mean").
+    reduction : "mean", "sum" or "none"
+        "mean": sum of w[y_i] * loss_i over the non-ignored examples divided by the sum of their
+        w[y_i] (by the number of examples for probability targets); "none": per-example losses.
+    label_smoothing : float in [0, 1]
+        Mixes the target with the uniform distribution, as torch.
+    where : array_like of bool, optional
+        Masked-out classes leave the normaliser and the target; a class-index target must not
+        be masked out (ValueError) unless its whole row is, which then counts as no example.
+
+    Semantics follow torch.nn.functional.cross_entropy, except that a loss over no example (an
+    empty batch, every target ignored, every entry masked) is 0, not NaN. Returns a float for
+    "mean" and "sum", an array for "none".
+    """
+    return _impl().cross_entropy(logits, target, axis=axis, weight=weight,
+                                 ignore_index=ignore_index, reduction=reduction,
+                                 label_smoothing=label_smoothing, where=where)
+
+
+def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                            reduction="mean", label_smoothing=0.0, where=None, out=None):
+    """``(loss, grad)``: :func:`cross_entropy` and its gradient with respect to the logits.
+
+    Computed in one pass over each row (one exp per element). For "none", grad is the gradient
+    of the sum of the per-example losses. `out` receives the gradient and may be `logits`
+    itself, in which case no (N, K) memory is allocated.
+    """
+    return _impl().cross_entropy_with_grad(logits, target, axis=axis, weight=weight,
+                                           ignore_index=ignore_index, reduction=reduction,
+                                           label_smoothing=label_smoothing, where=where, out=out)
+
+
+def entropy(logits, axis=-1, base=None):
+    """Entropy of softmax(logits) along `axis` in nats (base=None) or in base `base` (2: bits)."""
+    return _impl().entropy(logits, axis, base)
 
 
 def set_num_threads(n):

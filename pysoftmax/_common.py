@@ -111,3 +111,164 @@ def check_out(out, shape, dtype):
         raise ValueError(f"out: dtype {out.dtype} does not match the result's dtype {dtype}")
     if not out.flags.writeable:
         raise ValueError(f"out: the array of shape {out.shape} is read-only")
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-entropy
+
+def _position(flat_index, shape):
+    """The index tuple (of Python ints, for messages) of a flat C-order position in `shape`."""
+    return tuple(int(i) for i in np.unravel_index(int(flat_index), shape))
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class CrossEntropyArgs:
+    """Checked arguments of a cross-entropy call, with the class axis moved last.
+
+    shape: the logits' shape; x: (..., K) logits (float32/float64); rdt: the dtype of the gradient and of per-example
+    losses; labels: (...) int64 class indices, or None; probs: (..., K) probabilities in x's
+    dtype, or None; weight: (K,) in x's dtype, or None; mask: (..., K) bool view, or None;
+    counted: (...) bool, the examples that enter the loss (not ignored, not fully masked);
+    denominator: what "mean" divides by (0 when no example counts).
+    """
+
+    def __init__(self, logits, target, axis, weight, ignore_index, reduction, label_smoothing,
+                 where):
+        x, self.rdt = as_input(logits, "logits")
+        self.shape = x.shape
+        if x.ndim == 0:
+            raise ValueError("logits: expected at least one dimension (the classes), got a scalar")
+        self.axis = normalize_axis_index(operator.index(axis), x.ndim, "axis")
+        self.x = np.moveaxis(x, self.axis, -1)
+        self.batch_shape = self.x.shape[:-1]
+        k = self.k = self.x.shape[-1]
+        if k == 0:
+            raise ValueError(f"logits: the class axis {self.axis} of shape {x.shape} has length 0")
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+        self.reduction = reduction
+        self.ignore_index = operator.index(ignore_index)
+        ok = (not isinstance(label_smoothing, (bool, np.bool_)) and np.ndim(label_smoothing) == 0
+              and np.asarray(label_smoothing).dtype.kind in "iuf")
+        self.label_smoothing = float(label_smoothing) if ok else math.nan
+        if not 0.0 <= self.label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing: must be a number in [0, 1], got {label_smoothing!r}")
+        mask = broadcast_where(where, x.shape)
+        self.mask = None if mask is None else np.moveaxis(mask, self.axis, -1)
+        self.weight = self._weight(weight)
+        self.labels = self.probs = None
+        t = np.asarray(target)
+        if t.dtype.kind in "iu":
+            self.labels = self._labels(t)
+        elif t.dtype.kind == "f":
+            self.probs = self._probs(t, x.shape)
+        else:
+            raise TypeError(f"target: expected integer class indices or floating probabilities, "
+                            f"got dtype {t.dtype}")
+        self.counted = np.ones(self.batch_shape, dtype=bool)
+        if self.labels is not None:
+            self.counted &= self.labels != self.ignore_index
+        if self.mask is not None:
+            self.counted &= self.mask.any(axis=-1)
+            self._check_labels_not_masked()
+        if self.labels is None or self.weight is None:
+            self.denominator = float(np.count_nonzero(self.counted))
+        else:
+            w = self.weight.astype(np.float64)[np.where(self.counted, self.labels, 0)]
+            self.denominator = float(np.sum(w, where=self.counted))
+
+    def _weight(self, weight):
+        if weight is None:
+            return None
+        w = np.asarray(weight)
+        if w.dtype.kind not in "iuf" or w.dtype == np.longdouble:
+            raise TypeError(f"weight: expected real class weights, got dtype {w.dtype}")
+        if w.shape != (self.k,):
+            raise ValueError(f"weight: expected shape ({self.k},), one weight per class, "
+                             f"got shape {w.shape}")
+        return np.ascontiguousarray(w, dtype=self.x.dtype)
+
+    def _labels(self, t):
+        if t.shape != self.batch_shape:
+            raise ValueError(f"target: class indices must have the logits' shape without the class "
+                             f"axis, {self.batch_shape}; got shape {t.shape} (logits shape "
+                             f"{np.moveaxis(self.x, -1, self.axis).shape}, axis={self.axis})")
+        if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
+            bad = t > np.iinfo(np.int64).max
+        else:
+            t = t.astype(np.int64, copy=False)
+            bad = (t != self.ignore_index) & ((t < 0) | (t >= self.k))
+        if bad.any():
+            pos = _position(np.argmax(bad), t.shape)
+            raise IndexError(f"target: label {t[pos]} at position {pos} is out of range for "
+                             f"{self.k} classes (expected 0 <= label < {self.k} or "
+                             f"ignore_index={self.ignore_index})")
+        return np.ascontiguousarray(t, dtype=np.int64)
+
+    def _probs(self, t, logits_shape):
+        if t.shape != logits_shape:
+            hint = (" (floating targets are class probabilities; use an integer dtype for class "
+                    "indices)" if t.shape == self.batch_shape else "")
+            raise ValueError(f"target: probabilities must have the logits' shape {logits_shape}, "
+                             f"got shape {t.shape}{hint}")
+        return np.moveaxis(t, self.axis, -1).astype(self.x.dtype, copy=False)
+
+    def _check_labels_not_masked(self):
+        if self.labels is None:
+            return
+        rows = np.flatnonzero(self.counted.ravel())
+        m2 = self.mask.reshape(-1, self.k)
+        hit = ~m2[rows, self.labels.ravel()[rows]]
+        if hit.any():
+            pos = _position(rows[np.argmax(hit)], self.batch_shape)
+            raise ValueError(f"target: label {self.labels[pos]} at position {pos} is a class "
+                             f"that `where` masks out")
+
+    def scale(self):
+        """The reduction's factor on every example's loss and gradient.
+
+        "mean" divides by the summed class weights of the counted examples (their number
+        without class weights or with probability targets). A mean over no example is 0
+        (torch gives NaN).
+        """
+        if self.reduction != "mean":
+            return 1.0
+        return 1.0 / self.denominator if self.denominator else 0.0
+
+    def reduce(self, row_loss):
+        """The reduced loss from the per-example losses, already scaled by scale()."""
+        if self.reduction == "none":
+            return row_loss.astype(self.rdt)
+        return float(np.sum(row_loss, dtype=np.float64))
+
+
+def one_hot(labels, num_classes, dtype=np.float32):
+    """(..., num_classes) array with 1 at each label's class and 0 elsewhere.
+
+    Shared by both backends: it is an allocation and a scatter, with nothing to accelerate.
+    """
+    num_classes = operator.index(num_classes)
+    if num_classes < 1:
+        raise ValueError(f"num_classes: must be >= 1, got {num_classes}")
+    y = np.asarray(labels)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"labels: expected integer class indices, got dtype {y.dtype}")
+    bad = (y < 0) | (y >= num_classes)
+    if bad.any():
+        pos = _position(np.argmax(bad), y.shape)
+        raise IndexError(f"labels: label {y[pos]} at position {pos} is out of range for "
+                         f"{num_classes} classes")
+    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, y[..., None].astype(np.intp), 1, axis=-1)
+    return out
+
+
+def entropy_from_log_probs(lp, axis, base):
+    """-sum p log p along `axis` from log-probabilities (0 log 0 = 0), in nats or base `base`."""
+    if base is not None and not (np.ndim(base) == 0 and float(base) > 0 and float(base) != 1):
+        raise ValueError(f"base: must be a positive number other than 1, got {base!r}")
+    with np.errstate(invalid="ignore"):
+        h = -np.sum(np.exp(lp) * np.where(np.isneginf(lp), 0, lp), axis=axis)
+    return h / h.dtype.type(np.log(base)) if base is not None else h

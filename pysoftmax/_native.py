@@ -14,10 +14,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _core
-from ._common import (as_input, broadcast_where, check_out, check_temperature, normalize_axes,
-                      reduced_shape)
+from ._common import (CrossEntropyArgs, as_input, broadcast_where, check_out, check_temperature,
+                      entropy_from_log_probs, normalize_axes, one_hot, reduced_shape)
 
-__all__ = ["softmax", "log_softmax", "logsumexp"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad",
+           "one_hot", "entropy"]
 
 
 def _merged_stride(shape, strides):
@@ -67,25 +68,41 @@ def _prepare(x, axis, where):
     return x, rdt, axes, dest, xm, xr, mr
 
 
-def _softmax(x, axis, temperature, where, out, log):
-    x, rdt, axes, dest, xm, xr, mr = _prepare(x, axis, where)
-    t = check_temperature(temperature)
-    if out is not None:
-        check_out(out, x.shape, rdt)
-        if out.dtype == x.dtype:
-            orows = _as_rows(np.moveaxis(out, axes, dest), len(axes))
-            if orows is not None:
-                if np.may_share_memory(orows, xr) and not _same_view(orows, xr):
-                    xr = xr.copy()  # overlapping but not element-for-element: read a copy
-                _core.softmax_rows(xr, orows, mr, t, log)
-                return out
-    res = np.empty(xm.shape, dtype=x.dtype)
-    _core.softmax_rows(xr, res.reshape(xr.shape), mr, t, log)
+def _output_rows(out, axes, dest, xr, dtype, moved_shape):
+    """Where a kernel writes: (rows of `out` or of a new array, x rows to read, new array).
+
+    `out`'s own rows when its layout allows (reading a copy of x if the two overlap other
+    than element for element); otherwise a new C-ordered array, returned third.
+    """
+    if out is not None and out.dtype == dtype:
+        orows = _as_rows(np.moveaxis(out, axes, dest), len(axes))
+        if orows is not None:
+            if np.may_share_memory(orows, xr) and not _same_view(orows, xr):
+                xr = xr.copy()
+            return orows, xr, None
+    res = np.empty(moved_shape, dtype=dtype)
+    return res.reshape(xr.shape), xr, res
+
+
+def _finish(res, out, axes, dest, rdt):
+    """The result: `out` (filled from `res` unless the kernel wrote it), or `res` as rdt."""
+    if res is None:
+        return out
     res = np.moveaxis(res, dest, axes)
     if out is not None:
         np.copyto(out, res, casting="unsafe")
         return out
     return res.astype(rdt, copy=False)
+
+
+def _softmax(x, axis, temperature, where, out, log):
+    x, rdt, axes, dest, xm, xr, mr = _prepare(x, axis, where)
+    t = check_temperature(temperature)
+    if out is not None:
+        check_out(out, x.shape, rdt)
+    yr, xr, res = _output_rows(out, axes, dest, xr, x.dtype, xm.shape)
+    _core.softmax_rows(xr, yr, mr, t, log)
+    return _finish(res, out, axes, dest, rdt)
 
 
 def softmax(x, axis=-1, *, temperature=1.0, where=None, out=None):
@@ -102,3 +119,44 @@ def logsumexp(x, axis=-1, *, where=None, keepdims=False):
     _core.logsumexp_rows(xr, res, mr)
     res = res.reshape(reduced_shape(x.shape, axes, keepdims)).astype(rdt, copy=False)
     return res[()] if res.ndim == 0 else res
+
+
+def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing, where,
+                   out, with_grad):
+    a = CrossEntropyArgs(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
+                         where)
+    if out is not None:
+        check_out(out, a.shape, a.rdt)
+    xr = _rows(a.x, 1)
+    labels = None if a.labels is None else a.labels.reshape(-1)
+    probs = None if a.probs is None else _rows(a.probs, 1)
+    mr = None if a.mask is None else _rows(a.mask, 1)
+    loss = np.empty(xr.shape[0], dtype=np.float64)
+    gr = res = None
+    axes, dest = (a.axis,), (a.x.ndim - 1,)
+    if with_grad:
+        gr, xr, res = _output_rows(out, axes, dest, xr, a.x.dtype, a.x.shape)
+    _core.cross_entropy_rows(xr, labels, probs, a.weight, mr, loss, gr, a.ignore_index,
+                             a.label_smoothing, a.scale())
+    value = a.reduce(loss.reshape(a.batch_shape))
+    if not with_grad:
+        return value
+    return value, _finish(res, out, axes, dest, a.rdt)
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, where=None):
+    return _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
+                          where, None, False)
+
+
+def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                            reduction="mean", label_smoothing=0.0, where=None, out=None):
+    return _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
+                          where, out, True)
+
+
+def entropy(logits, axis=-1, base=None):
+    lp = log_softmax(logits, axis)
+    h = entropy_from_log_probs(lp, axis, base)
+    return h[()] if h.ndim == 0 else h
