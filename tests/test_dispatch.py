@@ -118,12 +118,15 @@ def test_threads_setting():
 
 
 def test_use_backend():
-    x = np.array([[1.0, 2.0, 3.0]])
-    with pysoftmax.use_backend("reference") as mod:
-        assert mod is pysoftmax.reference
-        r = pysoftmax.softmax(x)
-    n = pysoftmax.softmax(x)
-    np.testing.assert_allclose(r, n, rtol=1e-15)
+    x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    for fn in ("softmax", "log_softmax", "logsumexp", "entropy"):
+        with pysoftmax.use_backend("reference") as mod:
+            assert mod is pysoftmax.reference
+            r = getattr(pysoftmax, fn)(x)
+            np.testing.assert_array_equal(r, getattr(pysoftmax.reference, fn)(x))
+        n = getattr(pysoftmax, fn)(x)
+        np.testing.assert_array_equal(n, getattr(pysoftmax._native, fn)(x))
+        np.testing.assert_allclose(r, n, rtol=1e-6)
     with pytest.raises(ValueError, match="unknown backend"):
         with pysoftmax.use_backend("gpu"):
             pass
