@@ -63,20 +63,12 @@ void scan_row(size_t k, const T* x, const uint8_t* mask, bool& any, bool& nan, d
     }
 }
 
-template <class T>
+template <class T, bool Log>
 void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
                   ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
     for (size_t i = 0; i < n; ++i)
         softmax_row_scalar<T>(k, x + i * ldx, mask ? mask + i * ldm : nullptr, y + i * ldy,
-                              temperature, false);
-}
-
-template <class T>
-void log_softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
-                      ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
-    for (size_t i = 0; i < n; ++i)
-        softmax_row_scalar<T>(k, x + i * ldx, mask ? mask + i * ldm : nullptr, y + i * ldy,
-                              temperature, true);
+                              temperature, Log);
 }
 
 template <class T>
@@ -100,9 +92,9 @@ void cross_entropy_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int
 
 const Kernels kScalar = {
     "scalar",
-    {softmax_rows<float>, log_softmax_rows<float>, logsumexp_rows<float>,
+    {softmax_rows<float, false>, softmax_rows<float, true>, logsumexp_rows<float>,
      cross_entropy_rows<float>},
-    {softmax_rows<double>, log_softmax_rows<double>, logsumexp_rows<double>,
+    {softmax_rows<double, false>, softmax_rows<double, true>, logsumexp_rows<double>,
      cross_entropy_rows<double>},
 };
 

@@ -23,6 +23,10 @@ __all__ = [
     "check_temperature",
     "broadcast_where",
     "check_out",
+    "CrossEntropyArgs",
+    "cross_entropy_functions",
+    "entropy_function",
+    "one_hot",
 ]
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
@@ -265,10 +269,40 @@ def one_hot(labels, num_classes, dtype=np.float32):
     return out
 
 
-def entropy_from_log_probs(lp, axis, base):
-    """-sum p log p along `axis` from log-probabilities (0 log 0 = 0), in nats or base `base`."""
-    if base is not None and not (np.ndim(base) == 0 and float(base) > 0 and float(base) != 1):
-        raise ValueError(f"base: must be a positive number other than 1, got {base!r}")
-    with np.errstate(invalid="ignore"):
-        h = -np.sum(np.exp(lp) * np.where(np.isneginf(lp), 0, lp), axis=axis)
-    return h / h.dtype.type(np.log(base)) if base is not None else h
+def cross_entropy_functions(run):
+    """The public cross_entropy and cross_entropy_with_grad of a backend whose implementation
+    is run(logits, target, axis, weight, ignore_index, reduction, label_smoothing, where, out,
+    with_grad)."""
+
+    def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                      reduction="mean", label_smoothing=0.0, where=None):
+        """See pysoftmax.cross_entropy."""
+        return run(logits, target, axis, weight, ignore_index, reduction, label_smoothing, where,
+                   None, False)
+
+    def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                                reduction="mean", label_smoothing=0.0, where=None, out=None):
+        """See pysoftmax.cross_entropy_with_grad."""
+        return run(logits, target, axis, weight, ignore_index, reduction, label_smoothing, where,
+                   out, True)
+
+    return cross_entropy, cross_entropy_with_grad
+
+
+def entropy_function(log_softmax):
+    """The public entropy of a backend: -sum p log p along `axis` from its log_softmax
+    (0 log 0 = 0), in nats or in units of `base`."""
+
+    def entropy(logits, axis=-1, base=None):
+        """See pysoftmax.entropy."""
+        if base is not None and not (np.ndim(base) == 0 and np.asarray(base).dtype.kind in "iuf"
+                                     and float(base) > 0 and float(base) != 1):
+            raise ValueError(f"base: must be a positive number other than 1, got {base!r}")
+        lp = log_softmax(logits, axis)
+        with np.errstate(invalid="ignore"):
+            h = -np.sum(np.exp(lp) * np.where(np.isneginf(lp), 0, lp), axis=axis)
+        if base is not None:
+            h = h / h.dtype.type(np.log(float(base)))
+        return h[()] if h.ndim == 0 else h
+
+    return entropy

@@ -15,7 +15,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import _core
 from ._common import (CrossEntropyArgs, as_input, broadcast_where, check_out, check_temperature,
-                      entropy_from_log_probs, normalize_axes, one_hot, reduced_shape)
+                      cross_entropy_functions, entropy_function, normalize_axes, one_hot,
+                      reduced_shape)
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad",
            "one_hot", "entropy"]
@@ -144,19 +145,5 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
     return value, _finish(res, out, axes, dest, a.rdt)
 
 
-def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, where=None):
-    return _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
-                          where, None, False)
-
-
-def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                            reduction="mean", label_smoothing=0.0, where=None, out=None):
-    return _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
-                          where, out, True)
-
-
-def entropy(logits, axis=-1, base=None):
-    lp = log_softmax(logits, axis)
-    h = entropy_from_log_probs(lp, axis, base)
-    return h[()] if h.ndim == 0 else h
+cross_entropy, cross_entropy_with_grad = cross_entropy_functions(_cross_entropy)
+entropy = entropy_function(log_softmax)

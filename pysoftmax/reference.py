@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import (CrossEntropyArgs, as_input, broadcast_where, check_out, check_temperature,
-                      entropy_from_log_probs, normalize_axes, one_hot, reduced_shape)
+                      cross_entropy_functions, entropy_function, normalize_axes, one_hot,
+                      reduced_shape)
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad",
            "one_hot", "entropy"]
@@ -28,44 +29,45 @@ def _prepare(x, axis, where):
     x, rdt = as_input(x)
     axes = normalize_axes(axis, x.ndim)
     reduced_shape(x.shape, axes)  # rejects an empty reduction
-    mask = broadcast_where(where, x.shape)
-    included = np.ones(x.shape, dtype=bool) if mask is None else mask
-    return x, rdt, axes, included
+    return x, rdt, axes, broadcast_where(where, x.shape)
 
 
-def _shifted(x, axes, included, temperature=1.0):
+def _shifted(x, axes, mask, temperature=1.0):
     """The pieces every function shares, per slice along `axes` (kept as length-1 axes).
 
-    Returns (d, m, s, state): d = z - m on included entries (-inf on excluded ones), the
-    maximum m of the included non-NaN z, s = sum(exp(d)), and state, which is "empty" for a
-    slice without included entries, "nan" for one with an included NaN, "inf" for one whose
-    maximum is +inf or -inf, and "ok" otherwise.
+    Returns (d, e, m, s, state): d = z - m (-inf on masked-out entries), e = exp(d), the
+    maximum m of the included z (NaN if one is NaN), s = sum(e), and state: "ok", or "nan"
+    for a slice with an included NaN or whose maximum is +inf or -inf, or "empty" for a
+    slice with nothing included.
     """
     z = x / x.dtype.type(temperature) if temperature != 1.0 else x
-    z = np.where(included, z, -np.inf).astype(x.dtype, copy=False)
-    has_any = np.any(included, axis=axes, keepdims=True)
-    has_nan = np.any(np.isnan(z), axis=axes, keepdims=True)
-    m = np.max(np.where(np.isnan(z), -np.inf, z), axis=axes, keepdims=True)
-    state = np.select([~has_any, has_nan, ~np.isfinite(m)], ["empty", "nan", "inf"], "ok")
-    m_ok = np.where(state == "ok", m, 0).astype(x.dtype, copy=False)
-    d = z - m_ok
-    s = np.sum(np.exp(d), axis=axes, keepdims=True)
-    return d, m, s, state
+    if mask is not None:
+        z = np.where(mask, z, x.dtype.type(-np.inf))
+    m = np.max(z, axis=axes, keepdims=True)              # np.max propagates NaN
+    state = np.where(np.isfinite(m), "ok", "nan")
+    if mask is not None:
+        state[~np.any(mask, axis=axes, keepdims=True)] = "empty"
+    d = z - np.where(state == "ok", m, 0).astype(x.dtype, copy=False)
+    e = np.exp(d)
+    return d, e, m, np.sum(e, axis=axes, keepdims=True), state
 
 
 def _softmax(x, axis, temperature, where, out, log):
-    x, rdt, axes, included = _prepare(x, axis, where)
+    x, rdt, axes, mask = _prepare(x, axis, where)
     t = check_temperature(temperature)
     if out is not None:
         check_out(out, x.shape, rdt)
-    with np.errstate(all="ignore"):
-        d, _, s, state = _shifted(x, axes, included, t)
-        y = d - np.log(s) if log else np.exp(d) / s
     excluded = -np.inf if log else 0.0
-    # Slices with an included NaN, +inf or only -inf are NaN (as scipy.special); excluded
+    with np.errstate(all="ignore"):
+        d, e, _, s, state = _shifted(x, axes, mask, t)
+        y = d - np.log(s) if log else e / s
+    # Slices with an included NaN, +inf or only -inf are NaN (as scipy.special); masked-out
     # entries and slices with nothing included get the excluded value.
-    y = np.where(state == "ok", y, np.where(state == "empty", excluded, np.nan))
-    y = np.where(included, y, excluded).astype(rdt, copy=False)
+    if not np.all(state == "ok"):
+        y = np.where(state == "ok", y, np.where(state == "empty", excluded, np.nan))
+    if mask is not None:
+        y = np.where(mask, y, excluded)
+    y = y.astype(rdt, copy=False)
     if out is None:
         return y
     out[...] = y
@@ -84,13 +86,13 @@ def log_softmax(x, axis=-1, *, temperature=1.0, where=None, out=None):
 
 def logsumexp(x, axis=-1, *, where=None, keepdims=False):
     """log(sum(exp(x))) along `axis` (see pysoftmax.logsumexp)."""
-    x, rdt, axes, included = _prepare(x, axis, where)
+    x, rdt, axes, mask = _prepare(x, axis, where)
     with np.errstate(all="ignore"):
-        _, m, s, state = _shifted(x, axes, included)
+        _, _, m, s, state = _shifted(x, axes, mask)
         r = m + np.log(s)
-    # A slice holding +inf gives +inf, one of only -inf gives -inf: both are its maximum.
-    r = np.select([state == "empty", state == "nan", state == "inf"], [-np.inf, np.nan, m], r)
-    r = r.astype(rdt, copy=False)
+    # A slice holding NaN gives NaN; one holding +inf (no NaN) +inf, one of only -inf -inf:
+    # both are its maximum.
+    r = np.select([state == "empty", state == "nan"], [-np.inf, m], r).astype(rdt, copy=False)
     if not keepdims:
         r = r.reshape(reduced_shape(x.shape, axes))
     return r[()] if r.ndim == 0 else r
@@ -151,21 +153,5 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
     return value, out
 
 
-def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, where=None):
-    """Cross-entropy between softmax(logits) and `target` (see pysoftmax.cross_entropy)."""
-    return _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
-                          where, None, False)
-
-
-def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                            reduction="mean", label_smoothing=0.0, where=None, out=None):
-    """(cross_entropy(...), its gradient with respect to the logits)."""
-    return _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
-                          where, out, True)
-
-
-def entropy(logits, axis=-1, base=None):
-    """Entropy of softmax(logits) along `axis`, in nats (or in `base` units)."""
-    h = entropy_from_log_probs(log_softmax(logits, axis), axis, base)
-    return h[()] if h.ndim == 0 else h
+cross_entropy, cross_entropy_with_grad = cross_entropy_functions(_cross_entropy)
+entropy = entropy_function(log_softmax)
