@@ -24,15 +24,20 @@
 namespace pysoftmax {
 namespace {
 
+struct Avx2F64;
+
 struct Avx2F32 {
     using T = float;
+    using Wide = Avx2F64;  // float lanes widened to double, W / 4 vectors of them
     using vec = __m256;
     using mask = __m256;  // all-ones / all-zeros lanes
     static constexpr size_t W = 8;
+    static void fence() { _mm_sfence(); }
 
     static vec set1(T a) { return _mm256_set1_ps(a); }
     static vec loadu(const T* p) { return _mm256_loadu_ps(p); }
     static void storeu(T* p, vec v) { _mm256_storeu_ps(p, v); }
+    static void stream(T* p, vec v) { _mm256_stream_ps(p, v); }  // p aligned to W elements
     static __m256i tail(size_t n) {  // lanes [0, n) set, 0 < n < W
         return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     }
@@ -77,17 +82,55 @@ struct Avx2F32 {
         return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
     }
     static vec pow2(vec z) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(z), 23)); }
+    static constexpr bool kTranspose = true;  // provides transpose(): the small-row kernels
+    static __m256d widen(vec v, int half) {
+        return _mm256_cvtps_pd(half ? _mm256_extractf128_ps(v, 1) : _mm256_castps256_ps128(v));
+    }
+    static vec narrow(const __m256d* h) {
+        return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(h[0])), _mm256_cvtpd_ps(h[1]), 1);
+    }
+    static vec div(vec a, vec b) { return _mm256_div_ps(a, b); }
+    static mask eq(vec a, vec b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+    static int lanes(mask m) { return _mm256_movemask_ps(m); }  // bit i = lane i
+    // m in [1, 2) and e with s = m * 2^e, for s > 0 normal
+    static vec split_exp(vec s, vec& e) {
+        const __m256i b = _mm256_castps_si256(s);
+        e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(127)));
+        return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007FFFFF)),
+                                                   _mm256_set1_epi32(0x3F800000)));
+    }
+    // r[i] lane j <-> r[j] lane i
+    static void transpose(vec* r) {
+        vec t[8], u[8];
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+            u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+            u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; ++i) {
+            r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+            r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+        }
+    }
 };
 
 struct Avx2F64 {
     using T = double;
+    using Wide = Avx2F64;
     using vec = __m256d;
     using mask = __m256d;
     static constexpr size_t W = 4;
+    static void fence() { _mm_sfence(); }
 
     static vec set1(T a) { return _mm256_set1_pd(a); }
     static vec loadu(const T* p) { return _mm256_loadu_pd(p); }
     static void storeu(T* p, vec v) { _mm256_storeu_pd(p, v); }
+    static void stream(T* p, vec v) { _mm256_stream_pd(p, v); }
     static __m256i tail(size_t n) {
         return _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)n), _mm256_setr_epi64x(0, 1, 2, 3));
     }
@@ -132,6 +175,30 @@ struct Avx2F64 {
         return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
     }
     static vec pow2(vec z) { return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(z), 52)); }
+    static constexpr bool kTranspose = true;
+    static vec widen(vec v, int) { return v; }
+    static vec narrow(const vec* h) { return h[0]; }
+    static vec div(vec a, vec b) { return _mm256_div_pd(a, b); }
+    static mask eq(vec a, vec b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+    static int lanes(mask m) { return _mm256_movemask_pd(m); }
+    static vec split_exp(vec s, vec& e) {
+        const __m256i b = _mm256_castpd_si256(s);
+        const __m256i two52 = _mm256_castpd_si256(_mm256_set1_pd(0x1p52));
+        // the biased exponent (< 2^11) as a double: OR it into 2^52's mantissa, subtract
+        e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(b, 52), two52)),
+                          _mm256_set1_pd(0x1p52 + 1023));
+        return _mm256_castsi256_pd(
+            _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
+                            _mm256_set1_epi64x(0x3FF0000000000000LL)));
+    }
+    static void transpose(vec* r) {
+        const vec t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+        const vec t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+        r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+        r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+        r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+        r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+    }
 };
 
 constexpr Kernels kAvx2 = {"avx2", PYSOFTMAX_KERNEL_SET(simd::Rows<Avx2F32>),

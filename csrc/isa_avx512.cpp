@@ -29,16 +29,21 @@
 namespace pysoftmax {
 namespace {
 
+struct Avx512F64;
+
 struct Avx512F32 {
     using T = float;
+    using Wide = Avx512F64;  // (used by the small-row kernels only, which are off here)
     using vec = __m512;
     using mask = __mmask16;
     static constexpr size_t W = 16;
+    static void fence() { _mm_sfence(); }
 
     static mask tail(size_t n) { return mask((1u << n) - 1u); }  // 0 < n < W
     static vec set1(T a) { return _mm512_set1_ps(a); }
     static vec loadu(const T* p) { return _mm512_loadu_ps(p); }
     static void storeu(T* p, vec v) { _mm512_storeu_ps(p, v); }
+    static void stream(T* p, vec v) { _mm512_stream_ps(p, v); }  // p aligned to W elements
     static vec load_tail(const T* p, size_t n, T fill) { return _mm512_mask_loadu_ps(set1(fill), tail(n), p); }
     static void store_tail(T* p, size_t n, vec v) { _mm512_mask_storeu_ps(p, tail(n), v); }
     static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
@@ -66,18 +71,24 @@ struct Avx512F32 {
                                                   _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1))));
     }
     static vec pow2(vec z) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(z), 23)); }
+    // No transpose here: short rows take the row kernels (this build machine cannot run
+    // AVX-512, so the small-row kernels are not enabled where they could not be tested).
+    static constexpr bool kTranspose = false;
 };
 
 struct Avx512F64 {
     using T = double;
+    using Wide = Avx512F64;
     using vec = __m512d;
     using mask = __mmask8;
     static constexpr size_t W = 8;
+    static void fence() { _mm_sfence(); }
 
     static mask tail(size_t n) { return mask((1u << n) - 1u); }
     static vec set1(T a) { return _mm512_set1_pd(a); }
     static vec loadu(const T* p) { return _mm512_loadu_pd(p); }
     static void storeu(T* p, vec v) { _mm512_storeu_pd(p, v); }
+    static void stream(T* p, vec v) { _mm512_stream_pd(p, v); }
     static vec load_tail(const T* p, size_t n, T fill) { return _mm512_mask_loadu_pd(set1(fill), tail(n), p); }
     static void store_tail(T* p, size_t n, vec v) { _mm512_mask_storeu_pd(p, tail(n), v); }
     static vec add(vec a, vec b) { return _mm512_add_pd(a, b); }
@@ -102,6 +113,7 @@ struct Avx512F64 {
     static T hmin(vec v) { return _mm512_reduce_min_pd(v); }
     static double hsum(vec v) { return _mm512_reduce_add_pd(v); }
     static vec pow2(vec z) { return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(z), 52)); }
+    static constexpr bool kTranspose = false;
 };
 
 constexpr Kernels kAvx512 = {"avx512", PYSOFTMAX_KERNEL_SET(simd::Rows<Avx512F32>),

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -55,6 +56,16 @@ const KernelSet<float>& kernel_set<float>(const Kernels& k) { return k.f32; }
 template <>
 const KernelSet<double>& kernel_set<double>(const Kernels& k) { return k.f64; }
 
+// Thread boundaries fall on multiples of this many rows, so that the kernels that take rows in
+// groups (up to 16 rows at a time) group them the same way whatever the thread count: results
+// do not depend on it.
+constexpr size_t kRowAlign = 16;
+
+// The first row of part t of n rows cut into `parts`.
+size_t split(size_t n, size_t t, size_t parts) {
+    return t == parts ? n : (n / kRowAlign * t / parts) * kRowAlign;
+}
+
 // Calls body(begin, end) on contiguous, static blocks of rows, one per thread.
 template <class F>
 void parallel_rows(size_t n, size_t k, const F& body) {
@@ -68,12 +79,12 @@ void parallel_rows(size_t n, size_t k, const F& body) {
 #pragma omp parallel num_threads(int(nt))
     {
         const size_t t = size_t(omp_get_thread_num()), T = size_t(omp_get_num_threads());
-        body(n * t / T, n * (t + 1) / T);
+        body(split(n, t, T), split(n, t + 1, T));
     }
 #else
     std::vector<std::thread> pool;
-    for (size_t t = 1; t < nt; ++t) pool.emplace_back(body, n * t / nt, n * (t + 1) / nt);
-    body(size_t(0), n / nt);
+    for (size_t t = 1; t < nt; ++t) pool.emplace_back(body, split(n, t, nt), split(n, t + 1, nt));
+    body(size_t(0), split(n, 1, nt));
     for (auto& th : pool) th.join();
 #endif
 }
@@ -155,6 +166,24 @@ void set_isa(const std::string& name) {
 }
 
 int get_num_threads() { return g_threads.load(std::memory_order_relaxed); }
+
+void* thread_scratch(size_t bytes) {
+    struct Buffer {
+        void* p = nullptr;
+        size_t size = 0;
+        ~Buffer() { std::free(p); }
+    };
+    static thread_local Buffer b;
+    if (b.size < bytes) {
+        const size_t size = (bytes + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, size);
+        if (p == nullptr) return nullptr;  // the caller then writes in place
+        std::free(b.p);
+        b.p = p;
+        b.size = size;
+    }
+    return b.p;
+}
 
 void set_num_threads(int n) {
     if (n < 1) throw std::invalid_argument("n: the number of threads must be >= 1, got " + std::to_string(n));

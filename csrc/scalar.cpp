@@ -192,7 +192,8 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
     };
     // Pass 2.
     CompensatedSum s, wsum, wt, wtx;  // sum q; sum w; sum w t' (soft); sum w t' t or sum w t
-    double t_label = 0.0;
+    CompensatedSum other;             // sum q over j != label
+    double t_label = 0.0, q_label = 0.0;
     for (size_t j = 0; j < k; ++j) {
         if (!included(mask, j)) {
             if (grad) grad[j] = T(0);
@@ -209,7 +210,8 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
             wt.add(tw);
             if (tw != 0.0) wtx.add(tw * t);
         } else {
-            if (int64_t(j) == label) t_label = t;
+            if (int64_t(j) == label) t_label = t, q_label = q;
+            else other.add(q);
             if (e > 0.0) wtx.add(w(j) * t);
         }
         if (grad) grad[j] = T(q);
@@ -222,7 +224,9 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
         c1 = a * wt.value();
     } else {
         const double wy = w(size_t(label));
-        loss = a * (1.0 - e) * wy * (ls - t_label);
+        // log s - t_y = log1p(other / q_y): accurate when p_y is within rounding of 1
+        const double nll = q_label > 1e-300 ? std::log1p(other.value() / q_label) : ls - t_label;
+        loss = a * (1.0 - e) * wy * nll;
         if (e > 0.0) loss += a * e / kin * (wsum.value() * ls - wtx.value());
         c1 = a * ((1.0 - e) * wy + e / kin * wsum.value());
     }
@@ -231,9 +235,12 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
         const double sum = s.value();
         for (size_t j = 0; j < k; ++j) {
             if (!included(mask, j)) continue;
-            double c2 = soft ? a * w(j) * target(j) : a * e / kin * w(j);
-            if (!soft && int64_t(j) == label) c2 += a * (1.0 - e) * w(j);
-            grad[j] = T(double(grad[j]) / sum * c1 - c2);
+            const double pj = double(grad[j]) / sum;
+            if (!soft && int64_t(j) == label)  // p_y - 1 = -other / s, without cancellation
+                grad[j] = T(-a * (1.0 - e) * w(j) * (other.value() / sum) +
+                            a * e / kin * (pj * wsum.value() - w(j)));
+            else
+                grad[j] = T(pj * c1 - (soft ? a * w(j) * target(j) : a * e / kin * w(j)));
         }
     }
     return loss;

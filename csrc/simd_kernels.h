@@ -90,6 +90,36 @@ inline typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
     return f;
 }
 
+// log(s) for s >= 1 finite (a softmax's normaliser): s = m 2^e with m in [sqrt(1/2), sqrt(2)),
+// log m = 2 atanh(f) = 2f (1 + f^2/3 + f^4/5 + ...) with f = (m - 1) / (m + 1), |f| <= 0.1716,
+// truncated where the next term is below the dtype's precision; e ln2 in hi + lo.
+template <class V>
+inline typename V::vec log_ge1(typename V::vec s) {
+    using T = typename V::T;
+    using vec = typename V::vec;
+    constexpr int terms = sizeof(T) == 4 ? 5 : 11;
+    const vec one = V::set1(T(1));
+    vec e;
+    vec m = V::split_exp(s, e);
+    const auto big = V::gt(m, V::set1(T(1.4142135623730951)));
+    m = V::select(big, V::mul(m, V::set1(T(0.5))), m);
+    e = V::select(big, V::add(e, one), e);
+    const vec f = V::div(V::sub(m, one), V::add(m, one));
+    const vec z = V::mul(f, f);
+    vec p = V::set1(T(1) / T(2 * terms - 1));
+    for (int i = terms - 2; i >= 0; --i) p = V::fmadd(p, z, V::set1(T(1) / T(2 * i + 1)));
+    const vec lm = V::mul(V::add(f, f), p);
+    return V::fmadd(e, V::set1(ExpConsts<T>::ln2_hi), V::fmadd(e, V::set1(ExpConsts<T>::ln2_lo), lm));
+}
+
+// log(1 + u) for u >= 0, accurate for tiny u: with v = 1 + u rounded, log(v) * u / (v - 1).
+template <class V>
+inline typename V::vec log1p_ge0(typename V::vec u) {
+    using T = typename V::T;
+    const typename V::vec one = V::set1(T(1)), v = V::add(one, u), d = V::sub(v, one);
+    return V::select(V::eq(d, V::set1(T(0))), u, V::mul(log_ge1<V>(v), V::div(u, d)));
+}
+
 template <class V>
 struct Rows {
     using T = typename V::T;
@@ -222,22 +252,54 @@ struct Rows {
     }
 
     // ---- pass 3 ----
+    // Writes y[0, k): full(i) gives the vector of elements [i, i + W), tail(i) the last,
+    // partial one. Streamed (non-temporal) stores skip the read-for-ownership of y's cache
+    // lines and leave the caches to the input: worth it when the output is larger than the
+    // caches. The unaligned head is a masked store of a full vector.
+    template <bool Stream, class Full, class Tail>
+    static inline void write_row(size_t k, T* y, Full full, Tail tail) {
+        size_t i = 0;
+        if (Stream && k >= W && reinterpret_cast<uintptr_t>(y) % sizeof(T) == 0) {
+            const size_t mis = (reinterpret_cast<uintptr_t>(y) / sizeof(T)) % W;
+            if (mis != 0) {
+                i = W - mis;
+                V::store_tail(y, i, full(0));
+            }
+            for (; i + W <= k; i += W) V::stream(y + i, full(i));
+        } else {
+            for (; i + 4 * W <= k; i += 4 * W) {
+                V::storeu(y + i, full(i));
+                V::storeu(y + i + W, full(i + W));
+                V::storeu(y + i + 2 * W, full(i + 2 * W));
+                V::storeu(y + i + 3 * W, full(i + 3 * W));
+            }
+            for (; i + W <= k; i += W) V::storeu(y + i, full(i));
+        }
+        if (i < k) V::store_tail(y + i, k - i, tail(i));
+    }
+
+    // v with lane `lane` replaced by a.
+    static inline vec with_lane(vec v, size_t lane, T a) {
+        alignas(64) T buf[W];
+        V::storeu(buf, v);
+        buf[lane] = a;
+        return V::loadu(buf);
+    }
+
     // y = q / s, as q * (ih + il) with 1/s = ih + il: no rounding of the reciprocal shows.
+    // Element `fix` (if < k) gets fix_value instead. q may be y.
     static inline vec div_step(vec q, vec ih, vec il) { return V::fmadd(q, ih, V::mul(q, il)); }
 
-    static void scale_row(size_t k, T* y, double s) {
+    template <bool Stream>
+    static void scale_row(size_t k, const T* q, T* y, double s, size_t fix = size_t(-1),
+                          T fix_value = T(0)) {
         T ih_, il_;
         inverse_hi_lo<T>(s, ih_, il_);
         const vec ih = V::set1(ih_), il = V::set1(il_);
-        size_t i = 0;
-        for (; i + 4 * W <= k; i += 4 * W) {
-            V::storeu(y + i, div_step(V::loadu(y + i), ih, il));
-            V::storeu(y + i + W, div_step(V::loadu(y + i + W), ih, il));
-            V::storeu(y + i + 2 * W, div_step(V::loadu(y + i + 2 * W), ih, il));
-            V::storeu(y + i + 3 * W, div_step(V::loadu(y + i + 3 * W), ih, il));
-        }
-        for (; i + W <= k; i += W) V::storeu(y + i, div_step(V::loadu(y + i), ih, il));
-        if (i < k) V::store_tail(y + i, k - i, div_step(V::load_tail(y + i, k - i, T(0)), ih, il));
+        auto patch = [&](vec v, size_t i) { return fix - i < W ? with_lane(v, fix - i, fix_value) : v; };
+        write_row<Stream>(
+            k, y, [&](size_t i) { return patch(div_step(V::loadu(q + i), ih, il), i); },
+            [&](size_t i) { return patch(div_step(V::load_tail(q + i, k - i, T(0)), ih, il), i); });
     }
 
     // y = (t_hi - log s) + t_lo; -inf where t_hi is -inf (t_lo is NaN there) or masked.
@@ -249,21 +311,21 @@ struct Rows {
         return Masked ? V::select(mv, r, V::set1(-kInf)) : r;
     }
 
-    template <bool Masked, bool Temp>
+    template <bool Masked, bool Temp, bool Stream>
     static void log_row(size_t k, const T* x, const uint8_t* m, T* y, T mx, const Scale& sc,
                         T ls) {
         const vec vmx = V::set1(mx), vls = V::set1(ls);
-        mask none{};
-        size_t i = 0;
-        for (; i + W <= k; i += W) {
-            const mask mv = Masked ? V::load_mask(m + i) : none;
-            V::storeu(y + i, log_step<Masked, Temp>(V::loadu(x + i), mv, vmx, sc, vls));
-        }
-        if (i < k) {
-            const mask mv = Masked ? V::load_mask_tail(m + i, k - i) : none;
-            const vec xv = V::load_tail(x + i, k - i, T(0));
-            V::store_tail(y + i, k - i, log_step<Masked, Temp>(xv, mv, vmx, sc, vls));
-        }
+        const mask none{};
+        write_row<Stream>(
+            k, y,
+            [&](size_t i) {
+                const mask mv = Masked ? V::load_mask(m + i) : none;
+                return log_step<Masked, Temp>(V::loadu(x + i), mv, vmx, sc, vls);
+            },
+            [&](size_t i) {
+                const mask mv = Masked ? V::load_mask_tail(m + i, k - i) : none;
+                return log_step<Masked, Temp>(V::load_tail(x + i, k - i, T(0)), mv, vmx, sc, vls);
+            });
     }
 
     // A row holding an included NaN that max() skipped: NaN where included, else excluded.
@@ -272,9 +334,10 @@ struct Rows {
             y[j] = (m == nullptr || m[j]) ? T(__builtin_nan("")) : excluded;
     }
 
-    template <bool Masked, bool Temp>
-    static void softmax_row(size_t k, const T* x, const uint8_t* m, T* y, double temperature,
-                            bool log) {
+    // q: where pass 2 keeps the exp values when the output streams (else y itself).
+    template <bool Masked, bool Temp, bool Stream>
+    static void softmax_row(size_t k, const T* x, const uint8_t* m, T* y, T* q,
+                            double temperature, bool log) {
         T mx, mn;
         max_min<Masked>(k, x, m, mx, mn);
         if (!(mx > -kInf && mx < kInf)) {
@@ -291,17 +354,17 @@ struct Rows {
         const bool wide = Masked || !((double(mn) - double(mx)) / temperature >= ExpConsts<T>::fast_min);
         double s;
         if (log)
-            s = wide ? exp_sum<Masked, true, Temp, false>(k, x, m, y, mx, sc)
-                     : exp_sum<false, false, Temp, false>(k, x, m, y, mx, sc);
+            s = wide ? exp_sum<Masked, true, Temp, false>(k, x, m, nullptr, mx, sc)
+                     : exp_sum<false, false, Temp, false>(k, x, m, nullptr, mx, sc);
         else
-            s = wide ? exp_sum<Masked, true, Temp, true>(k, x, m, y, mx, sc)
-                     : exp_sum<false, false, Temp, true>(k, x, m, y, mx, sc);
+            s = wide ? exp_sum<Masked, true, Temp, true>(k, x, m, q, mx, sc)
+                     : exp_sum<false, false, Temp, true>(k, x, m, q, mx, sc);
         if (!(s == s)) {
             fill_nan(k, m, y, log ? -kInf : T(0));
             return;
         }
-        if (log) log_row<Masked, Temp>(k, x, m, y, mx, sc, T(std::log(s)));
-        else scale_row(k, y, s);
+        if (log) log_row<Masked, Temp, Stream>(k, x, m, y, mx, sc, T(std::log(s)));
+        else scale_row<Stream>(k, q, y, s);
     }
 
     template <bool Masked>
@@ -322,9 +385,10 @@ struct Rows {
 
     // Cross-entropy against a class index y without label smoothing, the common case: the
     // softmax passes with the gradient a w[y] (p - onehot(y)) written over q (a = scale).
-    template <bool Masked>
+    // q: where the exp values wait when the gradient streams (else g itself).
+    template <bool Masked, bool Stream>
     static double ce_label_row(size_t k, const T* x, int64_t y, const T* weight,
-                               const uint8_t* m, T* g, const CrossEntropyParams& p) {
+                               const uint8_t* m, T* g, T* q, const CrossEntropyParams& p) {
         if (y == p.ignore_index) {
             if (g) zero_row(k, g);
             return 0.0;
@@ -340,8 +404,8 @@ struct Rows {
         const bool wide = Masked || !(double(mn) - double(mx) >= ExpConsts<T>::fast_min);
         double s;
         if (g)
-            s = wide ? exp_sum<Masked, true, false, true>(k, x, m, g, mx, sc)
-                     : exp_sum<false, false, false, true>(k, x, m, g, mx, sc);
+            s = wide ? exp_sum<Masked, true, false, true>(k, x, m, q, mx, sc)
+                     : exp_sum<false, false, false, true>(k, x, m, q, mx, sc);
         else
             s = wide ? exp_sum<Masked, true, false, false>(k, x, m, nullptr, mx, sc)
                      : exp_sum<false, false, false, false>(k, x, m, nullptr, mx, sc);
@@ -355,35 +419,328 @@ struct Rows {
             if (c == 0.0) {
                 zero_row(k, g);
             } else {
-                scale_row(k, g, s / c);
-                g[y] = T(c * (std::exp(ty) / s - 1.0));
+                scale_row<Stream>(k, q, g, s / c, size_t(y), T(c * (std::exp(ty) / s - 1.0)));
             }
         }
         return p.scale * wy * (std::log(s) - ty);
     }
 
+    // ---- short rows: W rows at a time, one row per lane ----
+    // For short rows the per-row costs of the row kernels (horizontal reductions, a scalar
+    // log, a reciprocal in double) dominate. Here a block of W unmasked rows is transposed into
+    // k column vectors (lane r = row r) and every step is vertical: max, exp and sum, then the
+    // reciprocal and the log of each lane's sum with vector code. A block holding a row that is
+    // not finite (or a label the caller failed to check) is redone by the row kernels, which
+    // handle those rows exactly as the scalar specification says.
+    static constexpr size_t kShortK = 127;  // measured: the row kernels win from 128 on
+
+    struct Block {
+        alignas(64) T c[kShortK * W];  // c[j * W + r] = row r, element j
+        vec col(size_t j) const { return V::loadu(c + j * W); }
+        void set(size_t j, vec v) { V::storeu(c + j * W, v); }
+    };
+
+    static void load_block(size_t k, const T* x, ptrdiff_t ldx, Block& b) {
+        vec r[W];
+        for (size_t j0 = 0; j0 < k; j0 += W) {
+            const size_t w = k - j0 < W ? k - j0 : W;
+            for (size_t i = 0; i < W; ++i) {
+                const T* p = x + ptrdiff_t(i) * ldx + j0;
+                r[i] = w == W ? V::loadu(p) : V::load_tail(p, w, T(0));
+            }
+            V::transpose(r);
+            for (size_t j = 0; j < w; ++j) b.set(j0 + j, r[j]);
+        }
+    }
+
+    static void store_block(size_t k, const Block& b, T* y, ptrdiff_t ldy) {
+        vec r[W];
+        for (size_t j0 = 0; j0 < k; j0 += W) {
+            const size_t w = k - j0 < W ? k - j0 : W;
+            for (size_t j = 0; j < W; ++j) r[j] = j < w ? b.col(j0 + j) : V::set1(T(0));
+            V::transpose(r);
+            for (size_t i = 0; i < W; ++i) {
+                T* p = y + ptrdiff_t(i) * ldy + j0;
+                if (w == W) V::storeu(p, r[i]);
+                else V::store_tail(p, w, r[i]);
+            }
+        }
+    }
+
+    static constexpr int kAllLanes = (1 << W) - 1;
+
+    // W per-lane doubles (float lanes are widened: the per-row sums, logs and reciprocals are
+    // computed in double, as the row kernels do).
+    using D = typename V::Wide;
+    using dvec = typename D::vec;
+    static constexpr size_t kH = W / D::W;
+    struct Lanes {
+        dvec h[kH];
+        template <class F>
+        Lanes map(F f) const {
+            Lanes r;
+            for (size_t i = 0; i < kH; ++i) r.h[i] = f(h[i]);
+            return r;
+        }
+        template <class F>
+        Lanes zip(const Lanes& o, F f) const {
+            Lanes r;
+            for (size_t i = 0; i < kH; ++i) r.h[i] = f(h[i], o.h[i]);
+            return r;
+        }
+        vec narrow() const { return V::narrow(h); }
+        // this - narrow(), the part a T cannot hold
+        vec rest() const {
+            const vec n = narrow();
+            return zip(widen(n), [](dvec a, dvec b) { return D::sub(a, b); }).narrow();
+        }
+    };
+    static Lanes widen(vec v) {
+        Lanes r;
+        for (size_t i = 0; i < kH; ++i) r.h[i] = V::widen(v, int(i));
+        return r;
+    }
+    static Lanes dlog(const Lanes& s) { return s.map([](dvec v) { return log_ge1<D>(v); }); }
+
+    // Pass 1 over a block: each lane's maximum (0 in lanes whose maximum is not finite, which
+    // clear their bit in `ok`) and whether some lane spreads beyond the fast exp's range.
+    static vec block_max(size_t k, const Block& b, double temperature, int& ok, bool& wide) {
+        vec mx = V::set1(-kInf), mn = V::set1(kInf);
+        for (size_t j = 0; j < k; ++j) {
+            const vec v = b.col(j);
+            mx = V::max(v, mx);  // a NaN v leaves mx: NaN shows up in the sum instead
+            mn = V::min(v, mn);
+        }
+        const mask above = V::gt(mx, V::set1(-kInf)), below = V::gt(V::set1(kInf), mx);
+        ok = V::lanes(above) & V::lanes(below);
+        const vec spread = V::mul(V::sub(mn, mx), V::set1(T(1.0 / temperature)));
+        wide = V::lanes(V::not_lt(spread, V::set1(T(ExpConsts<T>::fast_min)))) != kAllLanes;
+        return V::keep(above, V::keep(below, mx));
+    }
+
+    // A lane accumulator in double: float lanes are widened; double lanes are compensated.
+    struct LaneAcc {
+        Lanes s{};
+        Acc acc;
+        void add(vec q) {
+            if constexpr (sizeof(T) == 4) s = s.zip(widen(q), [](dvec a, dvec b) { return D::add(a, b); });
+            else acc.add(q);
+        }
+        Lanes value() const {
+            if constexpr (sizeof(T) == 4) return s;
+            else return widen(acc.value());
+        }
+    };
+
+    // Pass 2: each lane's sum of q_j = exp((x_j - m) / T); q_j replaces x_j when Store. With
+    // a label vector y (CE), also the sum of q_j over j != y.
+    template <bool Wide, bool Temp, bool Store, bool Other>
+    static Lanes block_exp(size_t k, Block& b, vec m, const Scale& sc, vec y, Lanes& other) {
+        LaneAcc a, o;
+        for (size_t j = 0; j < k; ++j) {
+            vec hi, lo;
+            shifted<Temp>(b.col(j), m, sc, hi, lo);
+            const vec q = exp_lo<V, Wide>(hi, lo);
+            a.add(q);
+            if (Other) o.add(V::select(V::eq(y, V::set1(T(j))), V::set1(T(0)), q));
+            if (Store) b.set(j, q);
+        }
+        if (Other) other = o.value();
+        return a.value();
+    }
+
+    template <bool Temp>
+    static Lanes block_sum(size_t k, Block& b, vec m, const Scale& sc, bool wide, bool store) {
+        Lanes unused;
+        const vec y = V::set1(T(0));
+        if (store)
+            return wide ? block_exp<true, Temp, true, false>(k, b, m, sc, y, unused)
+                        : block_exp<false, Temp, true, false>(k, b, m, sc, y, unused);
+        return wide ? block_exp<true, Temp, false, false>(k, b, m, sc, y, unused)
+                    : block_exp<false, Temp, false, false>(k, b, m, sc, y, unused);
+    }
+
+    static bool all_numbers(const Lanes& s) {
+        const vec n = s.narrow();
+        return V::lanes(V::eq(n, n)) == kAllLanes;
+    }
+
+    // softmax / log_softmax of W rows; false if the block needs the row kernels.
+    template <bool Temp>
+    static bool softmax_block(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t ldy,
+                              double temperature, bool log) {
+        Block b;
+        load_block(k, x, ldx, b);
+        int ok;
+        bool wide;
+        const vec m = block_max(k, b, temperature, ok, wide);
+        if (ok != kAllLanes) return false;
+        T ih, il;
+        inverse_hi_lo<T>(temperature, ih, il);
+        const Scale sc{V::set1(ih), V::set1(il)};
+        const Lanes s = block_sum<Temp>(k, b, m, sc, wide, !log);
+        if (!all_numbers(s)) return false;
+        if (log) {
+            const Lanes ls = dlog(s);
+            const vec ls_hi = ls.narrow(), ls_lo = ls.rest();
+            for (size_t j = 0; j < k; ++j) {
+                vec hi, lo;
+                shifted<Temp>(b.col(j), m, sc, hi, lo);
+                // (t_hi - log s) + (t_lo - log s's low part); -inf stays -inf
+                const vec r = V::add(V::sub(hi, ls_hi), V::sub(V::keep(V::gt(hi, V::set1(-kInf)), lo), ls_lo));
+                b.set(j, r);
+            }
+        } else {
+            const Lanes inv = s.map([](dvec v) { return D::div(D::set1(1.0), v); });
+            const vec ih_v = inv.narrow(), il_v = inv.rest();
+            for (size_t j = 0; j < k; ++j) b.set(j, div_step(b.col(j), ih_v, il_v));
+        }
+        store_block(k, b, y, ldy);
+        return true;
+    }
+
+    static bool logsumexp_block(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t incy) {
+        Block b;
+        load_block(k, x, ldx, b);
+        int ok;
+        bool wide;
+        const vec m = block_max(k, b, 1.0, ok, wide);
+        if (ok != kAllLanes) return false;
+        const Scale sc{V::set1(T(1)), V::set1(T(0))};
+        const Lanes s = block_sum<false>(k, b, m, sc, wide, false);
+        if (!all_numbers(s)) return false;
+        alignas(64) T r[W];
+        V::storeu(r, widen(m).zip(dlog(s), [](dvec a, dvec c) { return D::add(a, c); }).narrow());
+        for (size_t i = 0; i < W; ++i) y[ptrdiff_t(i) * incy] = r[i];
+        return true;
+    }
+
+    // Cross-entropy against class indices without smoothing for W rows (see ce_label_row):
+    // grad = c (p - onehot(y)) with c = scale w[y], the label's entry as -c (s - q_y) / s;
+    // loss = c (log s - t_y) = c log1p((s - q_y) / q_y), accurate when p_y is near 1.
+    static bool ce_block(size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels,
+                         const T* weight, T* g, ptrdiff_t ldg, double* loss,
+                         const CrossEntropyParams& p) {
+        alignas(64) T yl[W], cl[W];
+        alignas(64) double cd[W];
+        for (size_t i = 0; i < W; ++i) {
+            const int64_t lab = labels[i];
+            if (lab == p.ignore_index) {
+                yl[i] = T(-1);
+                cd[i] = 0.0;
+            } else if (lab < 0 || uint64_t(lab) >= k) {
+                return false;
+            } else {
+                yl[i] = T(lab);
+                cd[i] = p.scale * (weight ? double(weight[lab]) : 1.0);
+            }
+            cl[i] = T(cd[i]);
+        }
+        Block b;
+        load_block(k, x, ldx, b);
+        int ok;
+        bool wide;
+        const vec m = block_max(k, b, 1.0, ok, wide);
+        if (ok != kAllLanes) return false;
+        alignas(64) T ty[W], qy[W];  // x_y, then exp(x_y - m)
+        for (size_t i = 0; i < W; ++i) ty[i] = yl[i] < T(0) ? T(0) : b.c[size_t(yl[i]) * W + i];
+        const Scale sc{V::set1(T(1)), V::set1(T(0))};
+        const vec yv = V::loadu(yl);
+        Lanes other;
+        const Lanes s = wide ? block_exp<true, false, true, true>(k, b, m, sc, yv, other)
+                             : block_exp<false, false, true, true>(k, b, m, sc, yv, other);
+        if (!all_numbers(s)) return false;
+        for (size_t i = 0; i < W; ++i) qy[i] = yl[i] < T(0) ? T(1) : b.c[size_t(yl[i]) * W + i];
+        // loss per lane: log1p(other / q_y) while q_y is normal, else log s - (x_y - m)
+        const Lanes q = widen(V::loadu(qy));
+        const Lanes near = other.zip(q, [](dvec o, dvec qq) { return log1p_ge0<D>(D::div(o, qq)); });
+        const Lanes t = widen(V::loadu(ty)).zip(widen(m), [](dvec a, dvec c) { return D::sub(a, c); });
+        const Lanes far = dlog(s).zip(t, [](dvec a, dvec c) { return D::sub(a, c); });
+        alignas(64) double lv[W];
+        for (size_t i = 0; i < kH; ++i)
+            D::storeu(lv + i * D::W, D::select(D::gt(q.h[i], D::set1(1e-30)), near.h[i], far.h[i]));
+        for (size_t i = 0; i < W; ++i) loss[i] = cd[i] * lv[i];
+        if (g) {
+            const Lanes c = widen(V::loadu(cl));
+            const Lanes cs = c.zip(s, [](dvec a, dvec d) { return D::div(a, d); });  // c / s
+            const vec ch = cs.narrow(), cr = cs.rest();
+            const vec gy = cs.zip(other, [](dvec a, dvec o) { return D::sub(D::set1(0.0), D::mul(a, o)); }).narrow();
+            for (size_t j = 0; j < k; ++j)
+                b.set(j, V::select(V::eq(yv, V::set1(T(j))), gy, div_step(b.col(j), ch, cr)));
+            store_block(k, b, g, ldg);
+        }
+        return true;
+    }
+
     // ---- the table's entry points: loops over rows ----
+    // Streaming pays when this call's output is well beyond the caches and a row's exp values
+    // fit in L2 to wait there for pass 3.
+    static constexpr size_t kStreamBytes = size_t(2) << 20, kScratchBytes = size_t(256) << 10;
+
+    static T* stream_scratch(size_t n, size_t k) {
+        if (k < 4 * W || n * k * sizeof(T) < kStreamBytes || k * sizeof(T) > kScratchBytes)
+            return nullptr;
+        return static_cast<T*>(thread_scratch(k * sizeof(T)));
+    }
+
     template <bool Log>
     static void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* m,
                              ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
+        if constexpr (V::kTranspose) {
+            if (m == nullptr && k <= kShortK) {
+                const bool temp = temperature != 1.0;
+                size_t r = 0;
+                for (; r + W <= n; r += W) {
+                    const T* xr = x + ptrdiff_t(r) * ldx;
+                    T* yr = y + ptrdiff_t(r) * ldy;
+                    if (!(temp ? softmax_block<true>(k, xr, ldx, yr, ldy, temperature, Log)
+                               : softmax_block<false>(k, xr, ldx, yr, ldy, temperature, Log)))
+                        rows_of<Log, false>(W, k, xr, ldx, nullptr, 0, yr, ldy, nullptr, temperature);
+                }
+                rows_of<Log, false>(n - r, k, x + ptrdiff_t(r) * ldx, ldx, nullptr, 0,
+                                    y + ptrdiff_t(r) * ldy, ldy, nullptr, temperature);
+                return;
+            }
+        }
+        T* const q = stream_scratch(n, k);
+        if (q) rows_of<Log, true>(n, k, x, ldx, m, ldm, y, ldy, q, temperature);
+        else rows_of<Log, false>(n, k, x, ldx, m, ldm, y, ldy, nullptr, temperature);
+        if (q) V::fence();
+    }
+
+    template <bool Log, bool Stream>
+    static void rows_of(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* m,
+                        ptrdiff_t ldm, T* y, ptrdiff_t ldy, T* q, double temperature) {
         const bool temp = temperature != 1.0;
         for (size_t r = 0; r < n; ++r) {
             const T* xr = x + ptrdiff_t(r) * ldx;
             T* yr = y + ptrdiff_t(r) * ldy;
+            T* qr = Stream ? q : yr;
             if (m) {
                 const uint8_t* mr = m + ptrdiff_t(r) * ldm;
-                if (temp) softmax_row<true, true>(k, xr, mr, yr, temperature, Log);
-                else softmax_row<true, false>(k, xr, mr, yr, temperature, Log);
+                if (temp) softmax_row<true, true, Stream>(k, xr, mr, yr, qr, temperature, Log);
+                else softmax_row<true, false, Stream>(k, xr, mr, yr, qr, temperature, Log);
             } else {
-                if (temp) softmax_row<false, true>(k, xr, nullptr, yr, temperature, Log);
-                else softmax_row<false, false>(k, xr, nullptr, yr, temperature, Log);
+                if (temp) softmax_row<false, true, Stream>(k, xr, nullptr, yr, qr, temperature, Log);
+                else softmax_row<false, false, Stream>(k, xr, nullptr, yr, qr, temperature, Log);
             }
         }
     }
 
     static void logsumexp_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* m,
                                ptrdiff_t ldm, T* y, ptrdiff_t incy) {
-        for (size_t r = 0; r < n; ++r) {
+        size_t r = 0;
+        if constexpr (V::kTranspose) {
+            if (m == nullptr && k <= kShortK) {
+                for (; r + W <= n; r += W) {
+                    const T* xr = x + ptrdiff_t(r) * ldx;
+                    if (!logsumexp_block(k, xr, ldx, y + ptrdiff_t(r) * incy, incy))
+                        for (size_t i = r; i < r + W; ++i)
+                            y[ptrdiff_t(i) * incy] = logsumexp_row<false>(k, x + ptrdiff_t(i) * ldx, nullptr);
+                }
+            }
+        }
+        for (; r < n; ++r) {
             const T* xr = x + ptrdiff_t(r) * ldx;
             y[ptrdiff_t(r) * incy] = m ? logsumexp_row<true>(k, xr, m + ptrdiff_t(r) * ldm)
                                        : logsumexp_row<false>(k, xr, nullptr);
@@ -395,19 +752,47 @@ struct Rows {
                                    const T* weight, const uint8_t* m, ptrdiff_t ldm,
                                    double* loss, T* g, ptrdiff_t ldg,
                                    const CrossEntropyParams& p) {
-        for (size_t r = 0; r < n; ++r) {
+        ce_rows(n, k, x, ldx, labels, probs, ldt, weight, m, ldm, loss, g, ldg, p, true);
+    }
+
+    // blocks: whether short rows may take the block kernels.
+    static void ce_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels,
+                        const T* probs, ptrdiff_t ldt, const T* weight, const uint8_t* m,
+                        ptrdiff_t ldm, double* loss, T* g, ptrdiff_t ldg,
+                        const CrossEntropyParams& p, bool blocks) {
+        size_t r0 = 0;
+        if constexpr (V::kTranspose) {
+            if (blocks && labels && p.label_smoothing == 0.0 && m == nullptr && k <= kShortK) {
+                for (; r0 + W <= n; r0 += W) {
+                    const ptrdiff_t i = ptrdiff_t(r0);
+                    if (!ce_block(k, x + i * ldx, ldx, labels + i, weight, g ? g + i * ldg : nullptr,
+                                  ldg, loss + i, p))
+                        ce_rows(W, k, x + i * ldx, ldx, labels + i, nullptr, 0, weight, nullptr, 0,
+                                loss + i, g ? g + i * ldg : nullptr, ldg, p, false);
+                }
+            }
+        }
+        T* const q = g ? stream_scratch(n - r0, k) : nullptr;
+        for (size_t r = r0; r < n; ++r) {
             const ptrdiff_t i = ptrdiff_t(r);
             const T* xr = x + i * ldx;
             const uint8_t* mr = m ? m + i * ldm : nullptr;
             T* gr = g ? g + i * ldg : nullptr;
-            if (labels && p.label_smoothing == 0.0)
-                loss[r] = mr ? ce_label_row<true>(k, xr, labels[r], weight, mr, gr, p)
-                             : ce_label_row<false>(k, xr, labels[r], weight, nullptr, gr, p);
-            else
+            if (labels && p.label_smoothing == 0.0) {
+                const int64_t y = labels[r];
+                if (q)
+                    loss[r] = mr ? ce_label_row<true, true>(k, xr, y, weight, mr, gr, q, p)
+                                 : ce_label_row<false, true>(k, xr, y, weight, nullptr, gr, q, p);
+                else
+                    loss[r] = mr ? ce_label_row<true, false>(k, xr, y, weight, mr, gr, gr, p)
+                                 : ce_label_row<false, false>(k, xr, y, weight, nullptr, gr, gr, p);
+            } else {
                 loss[r] = cross_entropy_row_scalar<T>(k, xr, labels ? labels[r] : 0,
                                                       probs ? probs + i * ldt : nullptr,
                                                       weight, mr, gr, p);
+            }
         }
+        if (q) V::fence();
     }
 };
 

@@ -348,3 +348,36 @@ def test_entropy(impl, rng):
     assert impl.entropy(np.array([1e4, 0.0])) == 0.0
     with pytest.raises(ValueError, match="base"):
         impl.entropy(x, base=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [2, 10, 70, 1000])
+def test_edge_rows_among_many(isa, rng, dtype, k):
+    x = _logits(rng, 40, k, dtype)
+    y = _labels(rng, 40, k)
+    x[3, 0], x[8, 1 % k], x[13] = np.nan, np.inf, -np.inf
+    y[20:24] = -100
+    w = (rng.random(k) + 0.5).astype(dtype)
+    for kw in [{}, dict(weight=w), dict(reduction="none")]:
+        (l1, g1), (l2, g2) = both("cross_entropy_with_grad", x, y, **kw)
+        np.testing.assert_allclose(g1, g2, equal_nan=True, **_tol(dtype))
+        np.testing.assert_allclose(l1, l2, equal_nan=True, **_tol(dtype))
+        l3 = native.cross_entropy(x, y, **kw)
+        np.testing.assert_allclose(l3, l1, equal_nan=True, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [3, 70])
+def test_confident_rows_keep_their_tiny_loss(isa, dtype, k):
+    # p_y = 1 / (1 + (k - 1) e^-gap): the loss log1p((k - 1) e^-gap) is far below float eps.
+    # (Rows of 128 classes or more take log(sum) - z_y, which rounds such a loss to ~0, as
+    # torch does.)
+    gap = 30.0 if dtype == np.float32 else 60.0
+    x = np.zeros((16, k), dtype)
+    x[:, 0] = gap
+    y = np.zeros(16, np.int64)
+    exact = np.log1p((k - 1) * np.exp(-gap))
+    per = native.cross_entropy(x, y, reduction="none")
+    np.testing.assert_allclose(per, exact, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    _, g = native.cross_entropy_with_grad(x, y, reduction="sum")
+    np.testing.assert_allclose(g[:, 0], -exact, rtol=1e-5 if dtype == np.float32 else 1e-12)

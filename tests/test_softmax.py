@@ -346,3 +346,22 @@ def test_bad_inputs(impl, fn):
     with pytest.raises(ValueError, match=r"where: a mask of shape \(3,\) cannot be broadcast to "
                                          r"x's shape \(3, 4\)"):
         f(np.ones((3, 4)), where=np.ones(3, bool))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [2, 10, 70, 127])
+def test_edge_rows_among_many(isa, rng, dtype, k):
+    """Short rows go through the kernels in groups (one row per SIMD lane); a group holding an
+    edge row is redone row by row. Each edge row sits among normal rows here."""
+    x = (rng.standard_normal((40, k)) * 4).astype(dtype)
+    values = [np.inf, -np.inf, np.nan, 1e30, -1e30, 100.0, -100.0]
+    for i, v in enumerate(values):
+        x[3 + 5 * i, i % k] = v
+    x[37] = -np.inf
+    for fn in FUNCS:
+        for t in ([{}, {"temperature": 0.5}] if fn != "logsumexp" else [{}]):
+            check(fn, x, **t)
+            y = x.copy()
+            if fn != "logsumexp":
+                getattr(native, fn)(y, out=y, **t)
+                np.testing.assert_array_equal(y, getattr(native, fn)(x, **t))
