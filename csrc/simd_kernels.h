@@ -252,30 +252,31 @@ struct Rows {
     }
 
     // ---- pass 3 ----
-    // Writes y[0, k): full(i) gives the vector of elements [i, i + W), tail(i) the last,
-    // partial one. Streamed (non-temporal) stores skip the read-for-ownership of y's cache
+    // Writes y[0, k): op.full(i) gives the vector of elements [i, i + W), op.tail(i) the
+    // last, partial one. (Function objects, not lambdas: GCC does not apply the file's target
+    // pragma to lambdas.) Streamed (non-temporal) stores skip the read-for-ownership of y's cache
     // lines and leave the caches to the input: worth it when the output is larger than the
     // caches. The unaligned head is a masked store of a full vector.
-    template <bool Stream, class Full, class Tail>
-    static inline void write_row(size_t k, T* y, Full full, Tail tail) {
+    template <bool Stream, class Op>
+    static inline void write_row(size_t k, T* y, const Op& op) {
         size_t i = 0;
         if (Stream && k >= W && reinterpret_cast<uintptr_t>(y) % sizeof(T) == 0) {
             const size_t mis = (reinterpret_cast<uintptr_t>(y) / sizeof(T)) % W;
             if (mis != 0) {
                 i = W - mis;
-                V::store_tail(y, i, full(0));
+                V::store_tail(y, i, op.full(0));
             }
-            for (; i + W <= k; i += W) V::stream(y + i, full(i));
+            for (; i + W <= k; i += W) V::stream(y + i, op.full(i));
         } else {
             for (; i + 4 * W <= k; i += 4 * W) {
-                V::storeu(y + i, full(i));
-                V::storeu(y + i + W, full(i + W));
-                V::storeu(y + i + 2 * W, full(i + 2 * W));
-                V::storeu(y + i + 3 * W, full(i + 3 * W));
+                V::storeu(y + i, op.full(i));
+                V::storeu(y + i + W, op.full(i + W));
+                V::storeu(y + i + 2 * W, op.full(i + 2 * W));
+                V::storeu(y + i + 3 * W, op.full(i + 3 * W));
             }
-            for (; i + W <= k; i += W) V::storeu(y + i, full(i));
+            for (; i + W <= k; i += W) V::storeu(y + i, op.full(i));
         }
-        if (i < k) V::store_tail(y + i, k - i, tail(i));
+        if (i < k) V::store_tail(y + i, k - i, op.tail(i));
     }
 
     // v with lane `lane` replaced by a.
@@ -290,16 +291,23 @@ struct Rows {
     // Element `fix` (if < k) gets fix_value instead. q may be y.
     static inline vec div_step(vec q, vec ih, vec il) { return V::fmadd(q, ih, V::mul(q, il)); }
 
+    struct ScaleOp {
+        const T* q;
+        size_t k;
+        vec ih, il;
+        size_t fix;
+        T fix_value;
+        vec patch(vec v, size_t i) const { return fix - i < W ? with_lane(v, fix - i, fix_value) : v; }
+        vec full(size_t i) const { return patch(div_step(V::loadu(q + i), ih, il), i); }
+        vec tail(size_t i) const { return patch(div_step(V::load_tail(q + i, k - i, T(0)), ih, il), i); }
+    };
+
     template <bool Stream>
     static void scale_row(size_t k, const T* q, T* y, double s, size_t fix = size_t(-1),
                           T fix_value = T(0)) {
-        T ih_, il_;
-        inverse_hi_lo<T>(s, ih_, il_);
-        const vec ih = V::set1(ih_), il = V::set1(il_);
-        auto patch = [&](vec v, size_t i) { return fix - i < W ? with_lane(v, fix - i, fix_value) : v; };
-        write_row<Stream>(
-            k, y, [&](size_t i) { return patch(div_step(V::loadu(q + i), ih, il), i); },
-            [&](size_t i) { return patch(div_step(V::load_tail(q + i, k - i, T(0)), ih, il), i); });
+        T ih, il;
+        inverse_hi_lo<T>(s, ih, il);
+        write_row<Stream>(k, y, ScaleOp{q, k, V::set1(ih), V::set1(il), fix, fix_value});
     }
 
     // y = (t_hi - log s) + t_lo; -inf where t_hi is -inf (t_lo is NaN there) or masked.
@@ -311,21 +319,28 @@ struct Rows {
         return Masked ? V::select(mv, r, V::set1(-kInf)) : r;
     }
 
+    template <bool Masked, bool Temp>
+    struct LogOp {
+        const T* x;
+        const uint8_t* m;
+        size_t k;
+        vec vmx;
+        Scale sc;
+        vec vls;
+        vec full(size_t i) const {
+            const mask mv = Masked ? V::load_mask(m + i) : mask{};
+            return log_step<Masked, Temp>(V::loadu(x + i), mv, vmx, sc, vls);
+        }
+        vec tail(size_t i) const {
+            const mask mv = Masked ? V::load_mask_tail(m + i, k - i) : mask{};
+            return log_step<Masked, Temp>(V::load_tail(x + i, k - i, T(0)), mv, vmx, sc, vls);
+        }
+    };
+
     template <bool Masked, bool Temp, bool Stream>
     static void log_row(size_t k, const T* x, const uint8_t* m, T* y, T mx, const Scale& sc,
                         T ls) {
-        const vec vmx = V::set1(mx), vls = V::set1(ls);
-        const mask none{};
-        write_row<Stream>(
-            k, y,
-            [&](size_t i) {
-                const mask mv = Masked ? V::load_mask(m + i) : none;
-                return log_step<Masked, Temp>(V::loadu(x + i), mv, vmx, sc, vls);
-            },
-            [&](size_t i) {
-                const mask mv = Masked ? V::load_mask_tail(m + i, k - i) : none;
-                return log_step<Masked, Temp>(V::load_tail(x + i, k - i, T(0)), mv, vmx, sc, vls);
-            });
+        write_row<Stream>(k, y, LogOp<Masked, Temp>{x, m, k, V::set1(mx), sc, V::set1(ls)});
     }
 
     // A row holding an included NaN that max() skipped: NaN where included, else excluded.
@@ -476,31 +491,45 @@ struct Rows {
     static constexpr size_t kH = W / D::W;
     struct Lanes {
         dvec h[kH];
-        template <class F>
-        Lanes map(F f) const {
-            Lanes r;
-            for (size_t i = 0; i < kH; ++i) r.h[i] = f(h[i]);
-            return r;
-        }
-        template <class F>
-        Lanes zip(const Lanes& o, F f) const {
-            Lanes r;
-            for (size_t i = 0; i < kH; ++i) r.h[i] = f(h[i], o.h[i]);
-            return r;
-        }
         vec narrow() const { return V::narrow(h); }
-        // this - narrow(), the part a T cannot hold
-        vec rest() const {
-            const vec n = narrow();
-            return zip(widen(n), [](dvec a, dvec b) { return D::sub(a, b); }).narrow();
-        }
     };
     static Lanes widen(vec v) {
         Lanes r;
         for (size_t i = 0; i < kH; ++i) r.h[i] = V::widen(v, int(i));
         return r;
     }
-    static Lanes dlog(const Lanes& s) { return s.map([](dvec v) { return log_ge1<D>(v); }); }
+    static Lanes ladd(const Lanes& a, const Lanes& b) {
+        Lanes r;
+        for (size_t i = 0; i < kH; ++i) r.h[i] = D::add(a.h[i], b.h[i]);
+        return r;
+    }
+    static Lanes lsub(const Lanes& a, const Lanes& b) {
+        Lanes r;
+        for (size_t i = 0; i < kH; ++i) r.h[i] = D::sub(a.h[i], b.h[i]);
+        return r;
+    }
+    static Lanes lmul(const Lanes& a, const Lanes& b) {
+        Lanes r;
+        for (size_t i = 0; i < kH; ++i) r.h[i] = D::mul(a.h[i], b.h[i]);
+        return r;
+    }
+    static Lanes ldiv(const Lanes& a, const Lanes& b) {
+        Lanes r;
+        for (size_t i = 0; i < kH; ++i) r.h[i] = D::div(a.h[i], b.h[i]);
+        return r;
+    }
+    static Lanes llog(const Lanes& a) {
+        Lanes r;
+        for (size_t i = 0; i < kH; ++i) r.h[i] = log_ge1<D>(a.h[i]);
+        return r;
+    }
+    static Lanes llog1p(const Lanes& a) {
+        Lanes r;
+        for (size_t i = 0; i < kH; ++i) r.h[i] = log1p_ge0<D>(a.h[i]);
+        return r;
+    }
+    // a - narrow(a): the part a T cannot hold
+    static vec rest(const Lanes& a) { return lsub(a, widen(a.narrow())).narrow(); }
 
     // Pass 1 over a block: each lane's maximum (0 in lanes whose maximum is not finite, which
     // clear their bit in `ok`) and whether some lane spreads beyond the fast exp's range.
@@ -523,7 +552,7 @@ struct Rows {
         Lanes s{};
         Acc acc;
         void add(vec q) {
-            if constexpr (sizeof(T) == 4) s = s.zip(widen(q), [](dvec a, dvec b) { return D::add(a, b); });
+            if constexpr (sizeof(T) == 4) s = ladd(s, widen(q));
             else acc.add(q);
         }
         Lanes value() const {
@@ -581,8 +610,8 @@ struct Rows {
         const Lanes s = block_sum<Temp>(k, b, m, sc, wide, !log);
         if (!all_numbers(s)) return false;
         if (log) {
-            const Lanes ls = dlog(s);
-            const vec ls_hi = ls.narrow(), ls_lo = ls.rest();
+            const Lanes ls = llog(s);
+            const vec ls_hi = ls.narrow(), ls_lo = rest(ls);
             for (size_t j = 0; j < k; ++j) {
                 vec hi, lo;
                 shifted<Temp>(b.col(j), m, sc, hi, lo);
@@ -591,8 +620,8 @@ struct Rows {
                 b.set(j, r);
             }
         } else {
-            const Lanes inv = s.map([](dvec v) { return D::div(D::set1(1.0), v); });
-            const vec ih_v = inv.narrow(), il_v = inv.rest();
+            const Lanes inv = ldiv(widen(V::set1(T(1))), s);
+            const vec ih_v = inv.narrow(), il_v = rest(inv);
             for (size_t j = 0; j < k; ++j) b.set(j, div_step(b.col(j), ih_v, il_v));
         }
         store_block(k, b, y, ldy);
@@ -610,7 +639,7 @@ struct Rows {
         const Lanes s = block_sum<false>(k, b, m, sc, wide, false);
         if (!all_numbers(s)) return false;
         alignas(64) T r[W];
-        V::storeu(r, widen(m).zip(dlog(s), [](dvec a, dvec c) { return D::add(a, c); }).narrow());
+        V::storeu(r, ladd(widen(m), llog(s)).narrow());
         for (size_t i = 0; i < W; ++i) y[ptrdiff_t(i) * incy] = r[i];
         return true;
     }
@@ -653,18 +682,17 @@ struct Rows {
         for (size_t i = 0; i < W; ++i) qy[i] = yl[i] < T(0) ? T(1) : b.c[size_t(yl[i]) * W + i];
         // loss per lane: log1p(other / q_y) while q_y is normal, else log s - (x_y - m)
         const Lanes q = widen(V::loadu(qy));
-        const Lanes near = other.zip(q, [](dvec o, dvec qq) { return log1p_ge0<D>(D::div(o, qq)); });
-        const Lanes t = widen(V::loadu(ty)).zip(widen(m), [](dvec a, dvec c) { return D::sub(a, c); });
-        const Lanes far = dlog(s).zip(t, [](dvec a, dvec c) { return D::sub(a, c); });
+        const Lanes near = llog1p(ldiv(other, q));
+        const Lanes far = lsub(llog(s), lsub(widen(V::loadu(ty)), widen(m)));
         alignas(64) double lv[W];
         for (size_t i = 0; i < kH; ++i)
             D::storeu(lv + i * D::W, D::select(D::gt(q.h[i], D::set1(1e-30)), near.h[i], far.h[i]));
         for (size_t i = 0; i < W; ++i) loss[i] = cd[i] * lv[i];
         if (g) {
             const Lanes c = widen(V::loadu(cl));
-            const Lanes cs = c.zip(s, [](dvec a, dvec d) { return D::div(a, d); });  // c / s
-            const vec ch = cs.narrow(), cr = cs.rest();
-            const vec gy = cs.zip(other, [](dvec a, dvec o) { return D::sub(D::set1(0.0), D::mul(a, o)); }).narrow();
+            const Lanes cs = ldiv(c, s);
+            const vec ch = cs.narrow(), cr = rest(cs);
+            const vec gy = lsub(widen(V::set1(T(0))), lmul(cs, other)).narrow();
             for (size_t j = 0; j < k; ++j)
                 b.set(j, V::select(V::eq(yv, V::set1(T(j))), gy, div_step(b.col(j), ch, cr)));
             store_block(k, b, g, ldg);
