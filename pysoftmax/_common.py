@@ -82,6 +82,8 @@ def reduced_shape(shape, axes, keepdims=False):
 
 def check_temperature(temperature):
     """Return `temperature` as a float; it must be a real number, positive and finite."""
+    if type(temperature) is float and 0.0 < temperature < math.inf:
+        return temperature
     ok = (not isinstance(temperature, (bool, np.bool_))
           and np.ndim(temperature) == 0
           and np.asarray(temperature).dtype.kind in "iuf")
@@ -145,7 +147,7 @@ class CrossEntropyArgs:
         if x.ndim == 0:
             raise ValueError("logits: expected at least one dimension (the classes), got a scalar")
         self.axis = normalize_axis_index(operator.index(axis), x.ndim, "axis")
-        self.x = np.moveaxis(x, self.axis, -1)
+        self.x = x if self.axis == x.ndim - 1 else np.moveaxis(x, self.axis, -1)
         self.batch_shape = self.x.shape[:-1]
         k = self.k = self.x.shape[-1]
         if k == 0:
@@ -154,13 +156,15 @@ class CrossEntropyArgs:
             raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
         self.ignore_index = operator.index(ignore_index)
-        ok = (not isinstance(label_smoothing, (bool, np.bool_)) and np.ndim(label_smoothing) == 0
-              and np.asarray(label_smoothing).dtype.kind in "iuf")
+        ok = type(label_smoothing) is float or (
+            not isinstance(label_smoothing, (bool, np.bool_)) and np.ndim(label_smoothing) == 0
+            and np.asarray(label_smoothing).dtype.kind in "iuf")
         self.label_smoothing = float(label_smoothing) if ok else math.nan
         if not 0.0 <= self.label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing: must be a number in [0, 1], got {label_smoothing!r}")
         mask = broadcast_where(where, x.shape)
-        self.mask = None if mask is None else np.moveaxis(mask, self.axis, -1)
+        self.mask = (mask if mask is None or self.axis == x.ndim - 1
+                     else np.moveaxis(mask, self.axis, -1))
         self.weight = self._weight(weight)
         self.labels = self.probs = None
         t = np.asarray(target)
@@ -171,9 +175,10 @@ class CrossEntropyArgs:
         else:
             raise TypeError(f"target: expected integer class indices or floating probabilities, "
                             f"got dtype {t.dtype}")
-        self.counted = np.ones(self.batch_shape, dtype=bool)
         if self.labels is not None:
-            self.counted &= self.labels != self.ignore_index
+            self.counted = self.labels != self.ignore_index
+        else:
+            self.counted = np.ones(self.batch_shape, dtype=bool)
         if self.mask is not None:
             self.counted &= self.mask.any(axis=-1)
             self._check_labels_not_masked()
@@ -203,6 +208,8 @@ class CrossEntropyArgs:
             bad = t > np.iinfo(np.int64).max
         else:
             t = t.astype(np.int64, copy=False)
+            if t.size and 0 <= t.min() and t.max() < self.k:    # the common case: all in range
+                return np.ascontiguousarray(t)
             bad = (t != self.ignore_index) & ((t < 0) | (t >= self.k))
         if bad.any():
             pos = _position(np.argmax(bad), t.shape)
@@ -245,7 +252,7 @@ class CrossEntropyArgs:
         """The reduced loss from the per-example losses, already scaled by scale()."""
         if self.reduction == "none":
             return row_loss.astype(self.rdt)
-        return float(np.sum(row_loss, dtype=np.float64))
+        return float(row_loss.sum(dtype=np.float64))
 
 
 def one_hot(labels, num_classes, dtype=np.float32):

@@ -35,6 +35,8 @@ def _as_rows(a, nred):
     """An (n, k) view of `a`, whose last `nred` axes are reduced, with unit-stride rows; or None."""
     lead = a.ndim - nred
     n, k = math.prod(a.shape[:lead]), math.prod(a.shape[lead:])
+    if a.flags.c_contiguous:
+        return a.reshape(n, k)
     sn = _merged_stride(a.shape[:lead], a.strides[:lead])
     sk = _merged_stride(a.shape[lead:], a.strides[lead:])
     if sn is None or sk is None or (k > 1 and sk != a.itemsize) or sn % a.itemsize:
@@ -56,6 +58,11 @@ def _same_view(a, b):
             and a.strides == b.strides and a.shape == b.shape)
 
 
+def _moved(a, axes, dest):
+    """`a` with `axes` moved to `dest` (no call when they are already there: the common case)."""
+    return a if axes == dest else np.moveaxis(a, axes, dest)
+
+
 def _prepare(x, axis, where):
     """Checked inputs: x (float32/float64), result dtype, axes, rows of x and of the mask."""
     x, rdt = as_input(x)
@@ -63,9 +70,9 @@ def _prepare(x, axis, where):
     reduced_shape(x.shape, axes)  # rejects an empty reduction
     mask = broadcast_where(where, x.shape)
     dest = tuple(range(x.ndim - len(axes), x.ndim))
-    xm = np.moveaxis(x, axes, dest)
+    xm = _moved(x, axes, dest)
     xr = _rows(xm, len(axes))
-    mr = None if mask is None else _rows(np.moveaxis(mask, axes, dest), len(axes))
+    mr = None if mask is None else _rows(_moved(mask, axes, dest), len(axes))
     return x, rdt, axes, dest, xm, xr, mr
 
 
@@ -76,7 +83,7 @@ def _output_rows(out, axes, dest, xr, dtype, moved_shape):
     than element for element); otherwise a new C-ordered array, returned third.
     """
     if out is not None and out.dtype == dtype:
-        orows = _as_rows(np.moveaxis(out, axes, dest), len(axes))
+        orows = _as_rows(_moved(out, axes, dest), len(axes))
         if orows is not None:
             if np.may_share_memory(orows, xr) and not _same_view(orows, xr):
                 xr = xr.copy()
@@ -89,7 +96,7 @@ def _finish(res, out, axes, dest, rdt):
     """The result: `out` (filled from `res` unless the kernel wrote it), or `res` as rdt."""
     if res is None:
         return out
-    res = np.moveaxis(res, dest, axes)
+    res = _moved(res, dest, axes)
     if out is not None:
         np.copyto(out, res, casting="unsafe")
         return out
