@@ -1,11 +1,13 @@
-# make demo / make test: each creates .venv, installs pysoftmax into it (editable, so the
-# compiled module sits next to the sources) and runs. Re-installs only when sources change.
+# make demo / make test / make bench: each creates .venv, installs pysoftmax into it (editable,
+# so the compiled module sits next to the sources) and runs. Re-installs only when sources change.
+# make bench BENCH_ARGS="--quick --plot k.png": options of `python -m pysoftmax bench`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SOURCES := setup.py pyproject.toml $(wildcard csrc/*.cpp csrc/*.h)
+BENCH_ARGS ?=
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +20,19 @@ $(VENV)/.installed-test: $(BIN)/python $(SOURCES)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[test]"
 	touch $@ $(VENV)/.installed-base
 
+# torch is a peer of the benchmark, not a dependency of the extra (it is large).
+$(VENV)/.installed-bench: $(BIN)/python $(SOURCES)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[bench]" torch==2.13.0
+	touch $@ $(VENV)/.installed-base
+
 demo: $(VENV)/.installed-base
 	$(BIN)/python -m pysoftmax demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m pysoftmax bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info pysoftmax/*.so

@@ -1,4 +1,5 @@
-"""Command line: ``python -m pysoftmax demo`` and ``python -m pysoftmax config``."""
+"""Command line: ``python -m pysoftmax demo``, ``python -m pysoftmax config`` and
+``python -m pysoftmax bench``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import numpy as np
 
 import pysoftmax
+from pysoftmax import _bench
 
 
 def _median_seconds(fn, repeat):
@@ -83,6 +85,7 @@ def main(argv=None):
     d.set_defaults(func=demo)
     c = sub.add_parser("config", help="print the build and runtime configuration")
     c.set_defaults(func=lambda args: pysoftmax.show_config() or 0)
+    _bench.add_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
