@@ -28,6 +28,10 @@
 namespace pysoftmax {
 namespace simd {
 
+// The per-vector steps of the hot loops: GCC does not always inline them into the large
+// kernels (an out-of-line call per vector costs more than the step).
+#define PYSOFTMAX_STEP inline __attribute__((always_inline))
+
 // exp constants. Range reduction t = n*ln2 + r, |r| <= ln2/2, ln2 split in hi + lo so that
 // n*ln2_hi is exact; then exp(r) ~ 1 + r + r^2 * (c2 + c3 r + ...), minimax for the relative
 // error (coefficients from csrc/tools/exp_minimax.py: float32 degree 6, 4.3e-9; float64
@@ -73,7 +77,7 @@ struct ExpConsts<double> {
 // exp(t + tl) for t <= 0 and |tl| tiny: 2^n * exp(r + tl). Fast variant: valid when every lane
 // has t >= fast_min. Wide variant: any t (0 below the cutoff, including -inf; NaN stays NaN).
 template <class V, bool Wide>
-inline typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
+PYSOFTMAX_STEP typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
     using T = typename V::T;
     using C = ExpConsts<T>;
     using vec = typename V::vec;
@@ -171,7 +175,7 @@ struct Rows {
 
     // t = (x - mx) / T as hi + lo, exactly up to one rounding of the product.
     template <bool Temp>
-    static inline void shifted(vec xv, vec vmx, const Scale& sc, vec& hi, vec& lo) {
+    static PYSOFTMAX_STEP void shifted(vec xv, vec vmx, const Scale& sc, vec& hi, vec& lo) {
         hi = V::sub(xv, vmx);
         const vec bb = V::sub(hi, xv);
         lo = V::sub(V::sub(xv, V::sub(hi, bb)), V::add(vmx, bb));
@@ -186,7 +190,7 @@ struct Rows {
 
     // ---- pass 2: one vector of q = exp(t); stored when Store ----
     template <bool Masked, bool Wide, bool Temp, bool Store>
-    static inline vec exp_step(vec xv, const uint8_t* m, size_t i, vec vmx, const Scale& sc,
+    static PYSOFTMAX_STEP vec exp_step(vec xv, const uint8_t* m, size_t i, vec vmx, const Scale& sc,
                                T* y) {
         if (Masked) xv = V::select(V::load_mask(m + i), xv, V::set1(-kInf));
         vec hi, lo;
@@ -202,7 +206,7 @@ struct Rows {
     struct Acc {
         static constexpr bool kCompensated = sizeof(T) == 8;
         vec s = V::set1(T(0)), c = V::set1(T(0));
-        void add(vec f) {
+        PYSOFTMAX_STEP void add(vec f) {
             if (kCompensated) {
                 const vec t = V::add(s, f), bp = V::sub(t, s);
                 c = V::add(c, V::add(V::sub(s, V::sub(t, bp)), V::sub(f, bp)));
@@ -289,7 +293,7 @@ struct Rows {
 
     // y = q / s, as q * (ih + il) with 1/s = ih + il: no rounding of the reciprocal shows.
     // Element `fix` (if < k) gets fix_value instead. q may be y.
-    static inline vec div_step(vec q, vec ih, vec il) { return V::fmadd(q, ih, V::mul(q, il)); }
+    static PYSOFTMAX_STEP vec div_step(vec q, vec ih, vec il) { return V::fmadd(q, ih, V::mul(q, il)); }
 
     struct ScaleOp {
         const T* q;
@@ -312,7 +316,7 @@ struct Rows {
 
     // y = (t_hi - log s) + t_lo; -inf where t_hi is -inf (t_lo is NaN there) or masked.
     template <bool Masked, bool Temp>
-    static inline vec log_step(vec xv, mask mv, vec vmx, const Scale& sc, vec vls) {
+    static PYSOFTMAX_STEP vec log_step(vec xv, mask mv, vec vmx, const Scale& sc, vec vls) {
         vec hi, lo;
         shifted<Temp>(xv, vmx, sc, hi, lo);
         const vec r = V::add(V::sub(hi, vls), V::keep(V::gt(hi, V::set1(-kInf)), lo));
@@ -428,16 +432,52 @@ struct Rows {
             if (g) fill_nan(k, m, g, T(0));
             return double(__builtin_nan(""));
         }
-        const double wy = weight ? double(weight[y]) : 1.0;
+        const double wy = weight ? double(weight[y]) : 1.0, qy = std::exp(ty);
+        // log s - t_y, and p_y - 1 = -(s - q_y) / s; when the label holds most of the mass both
+        // cancel, so the others' mass is summed on its own and the loss is log1p(others / q_y),
+        // as the scalar specification does: a confident row keeps its tiny loss.
+        double nll = std::log(s) - ty, gy = qy / s - 1.0;
+        if (qy > 0.5 * s) {
+            const size_t j = size_t(y);
+            const double other =
+                g ? sum_row(j, q) + sum_row(k - j - 1, q + j + 1)
+                  : others_exp<Masked>(j, x, m, mx, wide) +
+                        others_exp<Masked>(k - j - 1, x + j + 1, Masked ? m + j + 1 : nullptr, mx, wide);
+            nll = std::log1p(other / qy);
+            gy = -other / s;
+        }
         if (g) {
             const double c = p.scale * wy;
             if (c == 0.0) {
                 zero_row(k, g);
             } else {
-                scale_row<Stream>(k, q, g, s / c, size_t(y), T(c * (std::exp(ty) / s - 1.0)));
+                scale_row<Stream>(k, q, g, s / c, size_t(y), T(c * gy));
             }
         }
-        return p.scale * wy * (std::log(s) - ty);
+        return p.scale * wy * nll;
+    }
+
+    // Sum of q[0, n), in T vectors within chunks and in double across them (as exp_sum).
+    static double sum_row(size_t n, const T* q) {
+        CompensatedSum total;
+        const size_t nw = n - n % W;
+        size_t i = 0;
+        while (i < nw) {
+            const size_t stop = nw - i > kChunk ? i + kChunk : nw;
+            Acc a;
+            for (; i < stop; i += W) a.add(V::loadu(q + i));
+            total.add(V::hsum(a.value()));
+        }
+        if (i < n) total.add(V::hsum(V::load_tail(q + i, n - i, T(0))));
+        return total.value();
+    }
+
+    // Sum of exp(x - mx) over x[0, n) (a row's part without its label).
+    template <bool Masked>
+    static double others_exp(size_t n, const T* x, const uint8_t* m, T mx, bool wide) {
+        const Scale sc{V::set1(T(1)), V::set1(T(0))};
+        return wide ? exp_sum<Masked, true, false, false>(n, x, m, nullptr, mx, sc)
+                    : exp_sum<false, false, false, false>(n, x, m, nullptr, mx, sc);
     }
 
     // ---- short rows: W rows at a time, one row per lane ----
@@ -447,7 +487,10 @@ struct Rows {
     // reciprocal and the log of each lane's sum with vector code. A block holding a row that is
     // not finite (or a label the caller failed to check) is redone by the row kernels, which
     // handle those rows exactly as the scalar specification says.
-    static constexpr size_t kShortK = 127;  // measured: the row kernels win from 128 on
+    // Measured (1 thread, 2**22 float32 elements): logsumexp is faster in blocks up to k = 127;
+    // softmax and cross-entropy, which also write k values per row, only up to k = 64 (the
+    // row kernels stream their stores and need no transposes).
+    static constexpr size_t kShortK = 127, kShortStoreK = 64;
 
     struct Block {
         alignas(64) T c[kShortK * W];  // c[j * W + r] = row r, element j
@@ -547,13 +590,17 @@ struct Rows {
         return V::keep(above, V::keep(below, mx));
     }
 
-    // A lane accumulator in double: float lanes are widened; double lanes are compensated.
+    // A lane accumulator in double: float lanes are widened (a float sum over a short row's
+    // lanes would cost log_softmax its bound); double lanes are compensated.
     struct LaneAcc {
         Lanes s{};
         Acc acc;
-        void add(vec q) {
-            if constexpr (sizeof(T) == 4) s = ladd(s, widen(q));
-            else acc.add(q);
+        PYSOFTMAX_STEP void add(vec q) {
+            if constexpr (sizeof(T) == 4) {
+                for (size_t i = 0; i < kH; ++i) s.h[i] = D::add(s.h[i], V::widen(q, int(i)));
+            } else {
+                acc.add(q);
+            }
         }
         Lanes value() const {
             if constexpr (sizeof(T) == 4) return s;
@@ -701,12 +748,18 @@ struct Rows {
     }
 
     // ---- the table's entry points: loops over rows ----
-    // Streaming pays when this call's output is well beyond the caches and a row's exp values
-    // fit in L2 to wait there for pass 3.
+    // Streaming pays when this call's output is well beyond the caches, a row's exp values
+    // fit in L2 to wait there for pass 3, and few output cache lines are partly written: a
+    // streamed partial line costs a full memory transaction (measured: 129 floats per row
+    // streamed took 2.9x the time of 128). So rows start on cache lines or are long.
     static constexpr size_t kStreamBytes = size_t(2) << 20, kScratchBytes = size_t(256) << 10;
+    static constexpr size_t kLine = 64, kLongRowBytes = 4096;
 
-    static T* stream_scratch(size_t n, size_t k) {
-        if (k < 4 * W || n * k * sizeof(T) < kStreamBytes || k * sizeof(T) > kScratchBytes)
+    static T* stream_scratch(size_t n, size_t k, const T* y, ptrdiff_t ldy) {
+        const bool lines = reinterpret_cast<uintptr_t>(y) % kLine == 0 &&
+                           (size_t(ldy) * sizeof(T)) % kLine == 0;
+        if (k < 4 * W || n * k * sizeof(T) < kStreamBytes || k * sizeof(T) > kScratchBytes ||
+            !(lines || k * sizeof(T) >= kLongRowBytes))
             return nullptr;
         return static_cast<T*>(thread_scratch(k * sizeof(T)));
     }
@@ -715,7 +768,7 @@ struct Rows {
     static void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* m,
                              ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
         if constexpr (V::kTranspose) {
-            if (m == nullptr && k <= kShortK) {
+            if (m == nullptr && k <= kShortStoreK) {
                 const bool temp = temperature != 1.0;
                 size_t r = 0;
                 for (; r + W <= n; r += W) {
@@ -730,7 +783,7 @@ struct Rows {
                 return;
             }
         }
-        T* const q = stream_scratch(n, k);
+        T* const q = stream_scratch(n, k, y, ldy);
         if (q) rows_of<Log, true>(n, k, x, ldx, m, ldm, y, ldy, q, temperature);
         else rows_of<Log, false>(n, k, x, ldx, m, ldm, y, ldy, nullptr, temperature);
         if (q) V::fence();
@@ -790,7 +843,7 @@ struct Rows {
                         const CrossEntropyParams& p, bool blocks) {
         size_t r0 = 0;
         if constexpr (V::kTranspose) {
-            if (blocks && labels && p.label_smoothing == 0.0 && m == nullptr && k <= kShortK) {
+            if (blocks && labels && p.label_smoothing == 0.0 && m == nullptr && k <= kShortStoreK) {
                 for (; r0 + W <= n; r0 += W) {
                     const ptrdiff_t i = ptrdiff_t(r0);
                     if (!ce_block(k, x + i * ldx, ldx, labels + i, weight, g ? g + i * ldg : nullptr,
@@ -800,7 +853,7 @@ struct Rows {
                 }
             }
         }
-        T* const q = g ? stream_scratch(n - r0, k) : nullptr;
+        T* const q = g ? stream_scratch(n - r0, k, g + ptrdiff_t(r0) * ldg, ldg) : nullptr;
         for (size_t r = r0; r < n; ++r) {
             const ptrdiff_t i = ptrdiff_t(r);
             const T* xr = x + i * ldx;

@@ -367,11 +367,11 @@ def test_edge_rows_among_many(isa, rng, dtype, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [3, 70])
+@pytest.mark.parametrize("k", [3, 70, 1000])
 def test_confident_rows_keep_their_tiny_loss(isa, dtype, k):
-    # p_y = 1 / (1 + (k - 1) e^-gap): the loss log1p((k - 1) e^-gap) is far below float eps.
-    # (Rows of 128 classes or more take log(sum) - z_y, which rounds such a loss to ~0, as
-    # torch does.)
+    # p_y = 1 / (1 + (k - 1) e^-gap): the loss log1p((k - 1) e^-gap) is far below float eps
+    # (torch's log(sum) - z_y rounds it to 0). k = 3 takes the short-row kernels, 70 and 1000
+    # the row kernels.
     gap = 30.0 if dtype == np.float32 else 60.0
     x = np.zeros((16, k), dtype)
     x[:, 0] = gap
@@ -381,3 +381,22 @@ def test_confident_rows_keep_their_tiny_loss(isa, dtype, k):
     np.testing.assert_allclose(per, exact, rtol=1e-6 if dtype == np.float32 else 1e-13)
     _, g = native.cross_entropy_with_grad(x, y, reduction="sum")
     np.testing.assert_allclose(g[:, 0], -exact, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [70, 1000])
+def test_confident_rows_masked_and_in_place(isa, dtype, k):
+    gap = 30.0 if dtype == np.float32 else 60.0
+    x = np.zeros((16, k), dtype)
+    x[:, 3] = gap
+    y = np.full(16, 3, np.int64)
+    where = np.ones((16, k), bool)
+    where[:, -5:] = False
+    exact = np.log1p((k - 6) * np.exp(-gap))
+    per = native.cross_entropy(x, y, reduction="none", where=where)
+    np.testing.assert_allclose(per, exact, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    loss, g = native.cross_entropy_with_grad(x, y, reduction="sum", out=x)
+    assert g is x
+    exact_all = np.log1p((k - 1) * np.exp(-gap))
+    np.testing.assert_allclose(loss, 16 * exact_all, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    np.testing.assert_allclose(g[:, 3], -exact_all, rtol=1e-5 if dtype == np.float32 else 1e-12)
