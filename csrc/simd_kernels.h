@@ -457,6 +457,184 @@ struct Rows {
         return p.scale * wy * nll;
     }
 
+    // ---- cross-entropy against probabilities, or class indices with label smoothing ----
+    // The scalar specification's formulas (scalar.cpp), W lanes at a time. Pass 2 forms q, s
+    // and the target sums; pass 3 writes grad_j = p_j c1 - a w_j t'_j (probabilities,
+    // t' = (1 - e) t + e / K') or p_j c1 - a e w_j / K' (smoothing, the label's entry patched).
+    // Sums run in T vectors within chunks of kChunk elements and in double across chunks.
+    struct TargetSums {
+        double s, wt, wtx, wsum;
+    };
+
+    template <bool Masked, bool Soft>
+    static TargetSums target_sums(size_t k, const T* x, const T* probs, const T* weight,
+                                  const uint8_t* m, T* q, T mx, bool wide, T keep_t, T spread) {
+        const vec vmx = V::set1(mx), one = V::set1(T(1)), ninf = V::set1(-kInf);
+        const vec vkeep = V::set1(keep_t), vspread = V::set1(spread), zero = V::set1(T(0));
+        const Scale sc{one, zero};
+        CompensatedSum s, wt, wtx, wsum, zmass;  // zmass: target weight on -inf logits
+        size_t i = 0;
+        while (i < k) {
+            const size_t stop = k - i > kChunk ? i + kChunk : k;
+            Acc as, awt, awtx, aws, az;
+            for (; i < stop; i += W) {
+                const size_t n = stop - i < W ? stop - i : W;
+                vec xv = n == W ? V::loadu(x + i) : V::load_tail(x + i, n, -kInf);
+                vec wv = weight ? (n == W ? V::loadu(weight + i) : V::load_tail(weight + i, n, T(0)))
+                                : (n == W ? one : V::load_tail(one_block(), n, T(0)));
+                if (Masked) {
+                    const mask mv = n == W ? V::load_mask(m + i) : V::load_mask_tail(m + i, n);
+                    xv = V::select(mv, xv, ninf);
+                    wv = V::keep(mv, wv);
+                }
+                vec hi, lo;
+                shifted<false>(xv, vmx, sc, hi, lo);
+                // a partial vector's padding lanes hold -inf, which only the wide exp maps to 0
+                const vec qv = (wide || n < W) ? exp_lo<V, true>(hi, lo) : exp_lo<V, false>(hi, lo);
+                if (q) {
+                    if (n == W) V::storeu(q + i, qv);
+                    else V::store_tail(q + i, n, qv);
+                }
+                as.add(qv);
+                const mask fin = V::gt(hi, ninf);
+                const vec t = V::keep(fin, V::add(hi, V::keep(fin, lo)));  // x - max; 0 at -inf
+                if (Soft) {
+                    const vec pv = n == W ? V::loadu(probs + i) : V::load_tail(probs + i, n, T(0));
+                    const vec tw = V::mul(wv, V::fmadd(pv, vkeep, vspread));
+                    awt.add(tw);
+                    awtx.add(V::mul(tw, t));
+                    az.add(V::select(fin, zero, tw));
+                } else {
+                    aws.add(wv);
+                    awtx.add(V::mul(wv, t));
+                    az.add(V::select(fin, zero, wv));
+                }
+            }
+            s.add(V::hsum(as.value()));
+            wtx.add(V::hsum(awtx.value()));
+            zmass.add(V::hsum(az.value()));
+            if (Soft) wt.add(V::hsum(awt.value()));
+            else wsum.add(V::hsum(aws.value()));
+        }
+        double wtx_v = wtx.value();
+        // a target weight on a -inf logit makes the loss infinite (as w * t in the scalar spec)
+        if (const double z = zmass.value(); z != 0.0) wtx_v += z * -double(kInf);
+        return {s.value(), wt.value(), wtx_v, wsum.value()};
+    }
+
+    // W ones, for the tail of an unweighted row.
+    static const T* one_block() {
+        alignas(64) static const T ones[16] = {T(1), T(1), T(1), T(1), T(1), T(1), T(1), T(1),
+                                              T(1), T(1), T(1), T(1), T(1), T(1), T(1), T(1)};
+        return ones;
+    }
+
+    template <bool Masked, bool Soft>
+    struct TargetGradOp {
+        const T* q;
+        const T* probs;
+        const T* weight;
+        const uint8_t* m;
+        size_t k;
+        vec c1s, a_keep, a_spread;  // c1 / s; for probabilities a (1 - e) and a e / K'
+        size_t fix;
+        T fix_value;
+        vec step(vec qv, vec pv, vec wv) const {
+            const vec tv = Soft ? V::fmadd(pv, a_keep, a_spread) : a_spread;
+            return V::sub(V::mul(qv, c1s), V::mul(wv, tv));
+        }
+        vec patch(vec v, size_t i) const {
+            return fix - i < W ? with_lane(v, fix - i, fix_value) : v;
+        }
+        vec full(size_t i) const {
+            const vec wv = weight ? V::loadu(weight + i) : V::set1(T(1));
+            vec r = step(V::loadu(q + i), Soft ? V::loadu(probs + i) : wv, wv);
+            if (Masked) r = V::keep(V::load_mask(m + i), r);
+            return Soft ? r : patch(r, i);
+        }
+        vec tail(size_t i) const {
+            const size_t n = k - i;
+            const vec wv = weight ? V::load_tail(weight + i, n, T(0)) : V::set1(T(1));
+            vec r = step(V::load_tail(q + i, n, T(0)), Soft ? V::load_tail(probs + i, n, T(0)) : wv, wv);
+            if (Masked) r = V::keep(V::load_mask_tail(m + i, n), r);
+            return Soft ? r : patch(r, i);
+        }
+    };
+
+    template <bool Masked, bool Soft>
+    static double ce_target_row(size_t k, const T* x, int64_t y, const T* probs, const T* weight,
+                                const uint8_t* m, T* g, const CrossEntropyParams& p) {
+        if (!Soft && y == p.ignore_index) {
+            if (g) zero_row(k, g);
+            return 0.0;
+        }
+        T mx, mn;
+        max_min<Masked>(k, x, m, mx, mn);
+        if (!(mx > -kInf && mx < kInf) || (!Soft && (y < 0 || uint64_t(y) >= k)))
+            return cross_entropy_row_scalar<T>(k, x, y, probs, weight, m, g, p);
+        size_t kin = k;
+        if (Masked) {
+            kin = 0;
+            for (size_t j = 0; j < k; ++j) kin += m[j] != 0;
+        }
+        const double e = p.label_smoothing, a = p.scale;
+        double ty = 0.0;  // x[y] - max, read before the gradient may overwrite x
+        if (!Soft) {
+            double hi, lo;
+            two_diff(double(x[y]), double(mx), hi, lo);
+            ty = std::isfinite(hi) ? hi + lo : hi;
+        }
+        const bool wide = Masked || !(double(mn) - double(mx) >= ExpConsts<T>::fast_min);
+        const TargetSums r = target_sums<Masked, Soft>(k, x, probs, weight, m, g, mx, wide,
+                                                       T(1.0 - e), T(e / double(kin)));
+        if (!(r.s == r.s)) {  // a NaN that max() skipped
+            if (g) fill_nan(k, m, g, T(0));
+            return double(__builtin_nan(""));
+        }
+        const double ls = std::log(r.s);
+        double loss, c1, other_s = 0.0;
+        if (Soft) {
+            loss = a * (r.wt * ls - r.wtx);
+            c1 = a * r.wt;
+        } else {
+            const double wy = weight ? double(weight[y]) : 1.0, qy = std::exp(ty);
+            double nll = ls - ty;
+            other_s = (r.s - qy) / r.s;
+            if (qy > 0.5 * r.s) {  // as in ce_label_row: the others' mass on its own
+                const size_t j = size_t(y);
+                const double other =
+                    g ? sum_row(j, g) + sum_row(k - j - 1, g + j + 1)
+                      : others_exp<Masked>(j, x, m, mx, wide) +
+                            others_exp<Masked>(k - j - 1, x + j + 1, Masked ? m + j + 1 : nullptr, mx, wide);
+                nll = std::log1p(other / qy);
+                other_s = other / r.s;
+            }
+            loss = a * (1.0 - e) * wy * nll + a * e / double(kin) * (r.wsum * ls - r.wtx);
+            c1 = a * ((1.0 - e) * wy + e / double(kin) * r.wsum);
+        }
+        if (g) {
+            T fix_value = T(0);
+            if (!Soft) {
+                const double wy = weight ? double(weight[y]) : 1.0;
+                const double py = std::exp(ty) / r.s;
+                fix_value = T(-a * (1.0 - e) * wy * other_s + a * e / double(kin) * (py * r.wsum - wy));
+            }
+            const TargetGradOp<Masked, Soft> op{
+                g, probs, weight, m, k, V::set1(T(c1 / r.s)), V::set1(T(a * (1.0 - e))),
+                V::set1(T(a * e / double(kin))), Soft ? size_t(-1) : size_t(y), fix_value};
+            write_row<false>(k, g, op);
+        }
+        return loss;
+    }
+
+    template <bool Masked>
+    static double ce_target_row(size_t k, const T* x, int64_t y, const T* probs,
+                                const T* weight, const uint8_t* m, T* g,
+                                const CrossEntropyParams& p) {
+        return probs ? ce_target_row<Masked, true>(k, x, y, probs, weight, m, g, p)
+                     : ce_target_row<Masked, false>(k, x, y, probs, weight, m, g, p);
+    }
+
     // Sum of q[0, n), in T vectors within chunks and in double across them (as exp_sum).
     static double sum_row(size_t n, const T* q) {
         CompensatedSum total;
@@ -868,9 +1046,10 @@ struct Rows {
                     loss[r] = mr ? ce_label_row<true, false>(k, xr, y, weight, mr, gr, gr, p)
                                  : ce_label_row<false, false>(k, xr, y, weight, nullptr, gr, gr, p);
             } else {
-                loss[r] = cross_entropy_row_scalar<T>(k, xr, labels ? labels[r] : 0,
-                                                      probs ? probs + i * ldt : nullptr,
-                                                      weight, mr, gr, p);
+                const int64_t y = labels ? labels[r] : 0;
+                const T* pr = probs ? probs + i * ldt : nullptr;
+                loss[r] = mr ? ce_target_row<true>(k, xr, y, pr, weight, mr, gr, p)
+                             : ce_target_row<false>(k, xr, y, pr, weight, nullptr, gr, p);
             }
         }
         if (q) V::fence();

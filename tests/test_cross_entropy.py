@@ -358,7 +358,8 @@ def test_edge_rows_among_many(isa, rng, dtype, k):
     x[3, 0], x[8, 1 % k], x[13] = np.nan, np.inf, -np.inf
     y[20:24] = -100
     w = (rng.random(k) + 0.5).astype(dtype)
-    for kw in [{}, dict(weight=w), dict(reduction="none")]:
+    for kw in [{}, dict(weight=w), dict(reduction="none"), dict(label_smoothing=0.2),
+               dict(weight=w, label_smoothing=0.1, reduction="none")]:
         (l1, g1), (l2, g2) = both("cross_entropy_with_grad", x, y, **kw)
         np.testing.assert_allclose(g1, g2, equal_nan=True, **_tol(dtype))
         np.testing.assert_allclose(l1, l2, equal_nan=True, **_tol(dtype))
@@ -400,3 +401,37 @@ def test_confident_rows_masked_and_in_place(isa, dtype, k):
     exact_all = np.log1p((k - 1) * np.exp(-gap))
     np.testing.assert_allclose(loss, 16 * exact_all, rtol=1e-6 if dtype == np.float32 else 1e-13)
     np.testing.assert_allclose(g[:, 3], -exact_all, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [5, 33, 200, 1000])
+@pytest.mark.parametrize("soft", [False, True], ids=["smoothing", "probs"])
+def test_targets_with_masks_and_minus_inf(isa, rng, dtype, k, soft):
+    # Probabilities and label smoothing take their own kernels: masks, -inf logits (masked,
+    # or included with zero target), class weights, in place, against the reference.
+    n = 24
+    x = _logits(rng, n, k, dtype)
+    where = rng.random((n, k)) > 0.3
+    y = _labels(rng, n, k)
+    where[np.arange(n), y] = True
+    x[~where & (rng.random((n, k)) > 0.5)] = -np.inf
+    target = np.where(where, _probs(rng, n, k, dtype), 0).astype(dtype) if soft else y
+    if soft:
+        x[5, np.flatnonzero(target[5] == 0)[:1]] = -np.inf  # included, zero target
+    w = (rng.random(k) + 0.5).astype(dtype)
+    eps = 0.0 if soft else 0.15
+    for kw in [dict(where=where), dict(where=where, weight=w, reduction="none"),
+               dict(weight=w, label_smoothing=0.3)]:
+        kw = {"label_smoothing": eps, **kw}
+        xx = np.where(np.isneginf(x) & ~where, 0, x).astype(dtype) if "where" not in kw else x
+        (l1, g1), (l2, g2) = both("cross_entropy_with_grad", xx, target, **kw)
+        np.testing.assert_allclose(l1, l2, **_tol(dtype))
+        np.testing.assert_allclose(g1, g2, **_tol(dtype))
+        inplace = xx.copy()
+        l3, g3 = native.cross_entropy_with_grad(inplace, target, out=inplace, **kw)
+        assert g3 is inplace
+        np.testing.assert_allclose(l3, l1, rtol=1e-12)
+        np.testing.assert_array_equal(g3, g1)
+        # without a gradient a confident row re-sums exps instead of the stored q: same to ~eps
+        np.testing.assert_allclose(native.cross_entropy(xx, target, **kw), l1,
+                                   rtol=1e-6 if dtype == np.float32 else 1e-12)
