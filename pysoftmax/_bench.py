@@ -392,6 +392,42 @@ def format_results(results, libraries):
     return lines
 
 
+# The issue's scaling target: the most threads against one, on inputs larger than L2.
+SCALING_TARGET = 1.7
+L2_BYTES = 512 * 1024
+
+
+def format_scaling(results, few, many):
+    """pysoftmax's speed-up from `few` to `many` threads on each row measured with both."""
+    times = {(r["op"], tuple(r["shape"]), r["dtype"], r["threads"]): r for r in results}
+    cells = [["op", "shape", "dtype", f"{few} thread(s)", f"{many} threads", "speed-up",
+              "input", "target"]]
+    misses, checked = [], 0
+    for r in results:
+        if r["threads"] != few:
+            continue
+        key = (r["op"], tuple(r["shape"]), r["dtype"])
+        other = times.get(key + (many,))
+        if other is None:
+            continue
+        a, b = r["median_s"]["pysoftmax"], other["median_s"]["pysoftmax"]
+        big = r["elements"] * np.dtype(r["dtype"]).itemsize > L2_BYTES
+        verdict = ""
+        if big and few == 1:
+            checked += 1
+            met = a / b >= SCALING_TARGET
+            verdict = f">= {SCALING_TARGET}x {'ok' if met else 'MISS'}"
+            if not met:
+                misses.append(f"{' '.join(_row_name(r))} {a / b:.2f}x")
+        cells.append(_row_name(r) + [f"{a * 1e3:.3f} ms", f"{b * 1e3:.3f} ms", f"{a / b:.2f}x",
+                                     "> L2" if big else "in L2", verdict])
+    lines = [f"pysoftmax scaling, {few} -> {many} threads (median times):"] + _table(cells)
+    if checked:
+        lines.append(f"scaling: all {checked} met" if not misses else
+                     f"scaling: {len(misses)} of {checked} missed: " + "; ".join(misses))
+    return lines
+
+
 def plot(results, path, title, threads):
     """ns/element against K (log-log), softmax and cross_entropy_with_grad, float32, one line per
     library, with the project machine's floors (MACHINE_FLOORS_NS) as dashed lines."""
@@ -448,7 +484,8 @@ def run(args):
     libraries = [lib for lib in LIBRARIES if lib in versions]
     cpu, now = cpu_model(), datetime.datetime.now().astimezone()
     print(f"pysoftmax {pysoftmax.__version__}, ISA {pysoftmax._core.get_isa()}, {cpu}")
-    print(f"{now:%Y-%m-%d %H:%M}, {args.threads} threads; numpy {np.__version__}"
+    threads = args.threads
+    print(f"{now:%Y-%m-%d %H:%M}, threads {','.join(map(str, threads))}; numpy {np.__version__}"
           + "".join(f", {lib} {versions[lib]}" for lib in ("scipy", "torch", "sklearn")
                     if lib in versions))
     if missing:
@@ -458,14 +495,19 @@ def run(args):
 
     rows = benchmark_rows(args.quick, sweep=args.plot is not None or not args.quick)
     min_repeats, min_time = (3, 0.0) if args.quick else (5, 0.3)
-    results = measure(rows, libraries, args.threads, min_repeats, min_time)
+    results = []
+    for t in threads:
+        results += measure(rows, libraries, t, min_repeats, min_time)
     print()
     print("\n".join(format_results(results, libraries)))
+    if len(threads) > 1:
+        print()
+        print("\n".join(format_scaling(results, min(threads), max(threads))))
 
     if args.json is not None:
         record = {"pysoftmax": pysoftmax.__version__, "isa": pysoftmax._core.get_isa(),
                   "cpu": cpu, "date": now.isoformat(timespec="seconds"),
-                  "threads": args.threads, "quick": args.quick,
+                  "threads": threads, "quick": args.quick,
                   "repeats": {"min": min_repeats, "min_time_s": min_time},
                   "versions": {"numpy": np.__version__, **versions},
                   "not_installed": missing, "rows": results}
@@ -473,20 +515,27 @@ def run(args):
             json.dump(record, f, indent=1)
         print(f"wrote {args.json}")
     if args.plot is not None:
-        plot(results, args.plot, f"pysoftmax {pysoftmax.__version__} vs peers — {cpu}, "
-             f"{args.threads} threads, {now:%Y-%m-%d}", args.threads)
+        most = max(threads)
+        plot([r for r in results if r["threads"] == most], args.plot,
+             f"pysoftmax {pysoftmax.__version__} vs peers — {cpu}, {most} threads, {now:%Y-%m-%d}",
+             most)
         print(f"wrote {args.plot}")
     return 0
 
 
-def _thread_count(text):
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of threads >= 1, got {text!r}")
-    return n
+def _thread_counts(text):
+    """"2" or "1,2": the thread counts to run, each >= 1, without repeats."""
+    counts = []
+    for part in text.split(","):
+        try:
+            n = int(part)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"expected thread counts >= 1 such as 2 or 1,2; "
+                                             f"got {text!r}")
+        counts.append(n)
+    return list(dict.fromkeys(counts))
 
 
 def add_parser(sub):
@@ -494,8 +543,10 @@ def add_parser(sub):
     b = sub.add_parser("bench", help="time pysoftmax against NumPy, scipy, torch and sklearn",
                        description="Time pysoftmax against its peers, print ns/element, the "
                                    "speed-ups and the targets they must meet.")
-    b.add_argument("--threads", type=_thread_count, default=os.cpu_count() or 1,
-                   help="threads for pysoftmax, torch and sklearn (default: all CPUs)")
+    b.add_argument("--threads", type=_thread_counts, default=[os.cpu_count() or 1],
+                   metavar="N[,N...]",
+                   help="threads for pysoftmax, torch and sklearn (default: all CPUs); several "
+                        "counts (1,2) run the table for each and add pysoftmax's scaling")
     b.add_argument("--quick", action="store_true",
                    help="4096x1000 and 65536x10 float32 only, 3 repeats, no K sweep unless --plot")
     b.add_argument("--json", metavar="PATH", help="save the rows, raw medians and the setup")
