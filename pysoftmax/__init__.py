@@ -15,6 +15,7 @@ import os
 
 from . import _core, _native, reference
 from ._common import one_hot
+from ._plot import plot_loss_curve, plot_templates
 from ._version import __version__
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "cross_entropy_with_grad",
     "one_hot",
     "entropy",
+    "plot_templates",
+    "plot_loss_curve",
     "reference",
     "use_backend",
     "show_config",
