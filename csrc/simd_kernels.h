@@ -74,6 +74,22 @@ struct ExpConsts<double> {
     static constexpr double cutoff = -746.0;  // exp(t) < 2^-1075 rounds to 0 below this
 };
 
+// c[Lo] + c[Lo+1] r + ... + c[Lo+N-1] r^(N-1) by Estrin's scheme: split at the largest power
+// of two h < N, P = P_low + r^h P_high, with pw[i] = r^(2^i). The dependency chain is about
+// log2(N) FMAs instead of N - 1 (float64's exp has N = 10), for a few more multiplications.
+constexpr int estrin_split(int n) { return n <= 2 ? 1 : 2 * estrin_split((n + 1) / 2); }
+constexpr int log2_exact(int h) { return h <= 1 ? 0 : 1 + log2_exact(h / 2); }
+
+template <class V, int Lo, int N>
+PYSOFTMAX_STEP typename V::vec estrin(const typename V::T* c, const typename V::vec* pw) {
+    if constexpr (N == 1) {
+        return V::set1(c[Lo]);
+    } else {
+        constexpr int h = estrin_split(N);
+        return V::fmadd(estrin<V, Lo + h, N - h>(c, pw), pw[log2_exact(h)], estrin<V, Lo, h>(c, pw));
+    }
+}
+
 // exp(t + tl) for t <= 0 and |tl| tiny: 2^n * exp(r + tl). Fast variant: valid when every lane
 // has t >= fast_min. Wide variant: any t (0 below the cutoff, including -inf; NaN stays NaN).
 template <class V, bool Wide>
@@ -86,9 +102,11 @@ PYSOFTMAX_STEP typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
     const vec n = V::sub(z, magic);
     vec r = V::fmadd(n, V::set1(-C::ln2_hi), t);
     r = V::fmadd(n, V::set1(-C::ln2_lo), V::add(r, tl));
-    vec q = V::set1(C::c[C::degree - 2]);
-    for (int i = C::degree - 3; i >= 0; --i) q = V::fmadd(q, r, V::set1(C::c[i]));
-    const vec p = V::add(V::fmadd(V::mul(r, r), q, r), V::set1(T(1)));
+    vec pw[4] = {r, V::mul(r, r)};
+    for (int i = 2; i < 4; ++i) pw[i] = V::mul(pw[i - 1], pw[i - 1]);
+    const vec r2 = pw[1];
+    const vec q = estrin<V, 0, C::degree - 1>(C::c, pw);
+    const vec p = V::add(V::fmadd(r2, q, r), V::set1(T(1)));
     vec f = V::mul(p, V::pow2(z));
     if (Wide) f = V::keep(V::not_lt(t, V::set1(C::cutoff)), V::mul(f, V::set1(C::wide_scale)));
     return f;
