@@ -79,7 +79,7 @@ void logsumexp_typed(const py::array& x, py::array& out, const py::object& where
 void check_x(const py::array& x, const py::array& out) {
     if (x.ndim() != 2 || x.shape(1) < 1)
         throw py::value_error("x: expected a 2-D array with at least one column, got " + describe(x));
-    if (!out.dtype().is(x.dtype()))
+    if (!out.dtype().equal(x.dtype()))
         throw py::value_error("out: dtype " + describe(out) + " does not match x: " + describe(x));
     if (!out.writeable()) throw py::value_error("out: array is read-only: " + describe(out));
 }
@@ -89,7 +89,7 @@ template <class D>
 const D* vector_of(const py::object& obj, const char* name, py::ssize_t n, bool writeable = false) {
     if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + ": expected an ndarray");
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    if (!a.dtype().is(py::dtype::of<D>()) || a.ndim() != 1 || a.shape(0) != n ||
+    if (!a.dtype().equal(py::dtype::of<D>()) || a.ndim() != 1 || a.shape(0) != n ||
         (n > 1 && a.strides(0) != py::ssize_t(sizeof(D))))
         throw py::value_error(std::string(name) + ": expected a contiguous 1-D array of " +
                               std::to_string(n) + " " + std::string(py::str(py::dtype::of<D>())) +
@@ -111,7 +111,7 @@ void cross_entropy_typed(const py::array& x, const py::object& labels, const py:
     ptrdiff_t ldt = 0;
     if (!probs.is_none()) {
         py::array pa = py::reinterpret_borrow<py::array>(probs);
-        if (!py::isinstance<py::array>(probs) || !pa.dtype().is(x.dtype()))
+        if (!py::isinstance<py::array>(probs) || !pa.dtype().equal(x.dtype()))
             throw py::value_error("probs: expected an array of x's dtype");
         ldt = row_stride(pa, "probs", n, k);
         pp = static_cast<const T*>(pa.data());
@@ -134,8 +134,8 @@ void cross_entropy_typed(const py::array& x, const py::object& labels, const py:
     run_cross_entropy<T>(size_t(n), size_t(k), xp, ldx, lp, pp, ldt, wp, m, ldm, lo, gp, ldg, params);
 }
 
-bool is_f32(const py::array& x) { return x.dtype().is(py::dtype::of<float>()); }
-bool is_f64(const py::array& x) { return x.dtype().is(py::dtype::of<double>()); }
+bool is_f32(const py::array& x) { return x.dtype().equal(py::dtype::of<float>()); }
+bool is_f64(const py::array& x) { return x.dtype().equal(py::dtype::of<double>()); }
 
 void softmax_rows(const py::array& x, py::array out, const py::object& where, double temperature,
                   bool log) {

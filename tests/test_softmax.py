@@ -1,6 +1,8 @@
 """softmax, log_softmax and logsumexp: native against the NumPy reference on every instruction
 set this CPU supports, over sizes, axes, layouts, edge rows, masks, temperature and out=."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -123,6 +125,21 @@ def test_dtype_rules(rng, fn):
         assert got.dtype == np.float64
         np.testing.assert_allclose(got, f(xi.astype(np.float64)), rtol=1e-15)
     np.testing.assert_allclose(f(x.tolist()), f(x), rtol=1e-15)  # any array-like
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unpickled_arrays(rng, dtype):
+    # An unpickled array (multiprocessing, joblib, memory maps from scikit-learn's checks) has a
+    # dtype object equal to NumPy's float64 / float32 but not the same object.
+    x = (rng.standard_normal((6, 9)) * 4).astype(dtype)
+    u = pickle.loads(pickle.dumps(x))
+    assert u.dtype == x.dtype and u.dtype is not np.dtype(dtype)
+    for fn in FUNCS:
+        np.testing.assert_array_equal(getattr(pysoftmax, fn)(u), getattr(pysoftmax, fn)(x))
+    y = rng.integers(0, 9, size=6)
+    assert pysoftmax.cross_entropy(u, y) == pysoftmax.cross_entropy(x, y)
+    probs = pickle.loads(pickle.dumps(pysoftmax.softmax(x)))
+    assert pysoftmax.cross_entropy(u, probs) == pysoftmax.cross_entropy(x, pysoftmax.softmax(x))
 
 
 def test_zero_and_one_dimensional_inputs():
