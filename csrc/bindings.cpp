@@ -8,6 +8,7 @@
 #include <cmath>
 #include <string>
 
+#include "linear.h"
 #include "runtime.h"
 
 namespace py = pybind11;
@@ -162,6 +163,109 @@ void cross_entropy_rows(const py::array& x, const py::object& labels, const py::
     else throw py::type_error("logits: expected float32 or float64, got " + describe(x));
 }
 
+// The optional 1-D array `obj` of n elements of dtype D, contiguous; nullptr for None.
+template <class D>
+const D* optional_vector(const py::object& obj, const char* name, py::ssize_t n,
+                         bool writeable = false) {
+    return obj.is_none() ? nullptr : vector_of<D>(obj, name, n, writeable);
+}
+
+// The optional 2-D array `obj` of shape (n, k) and dtype T with unit-stride rows.
+template <class T>
+T* optional_rows(const py::object& obj, const char* name, py::ssize_t n, py::ssize_t k,
+                 ptrdiff_t& ld, bool writeable) {
+    ld = 0;
+    if (obj.is_none()) return nullptr;
+    if (!py::isinstance<py::array>(obj))
+        throw py::type_error(std::string(name) + ": expected an ndarray");
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    if (!a.dtype().equal(py::dtype::of<T>()))
+        throw py::value_error(std::string(name) + ": expected dtype " +
+                              std::string(py::str(py::dtype::of<T>())) + ", got " + describe(a));
+    if (writeable && !a.writeable())
+        throw py::value_error(std::string(name) + ": array is read-only");
+    ld = row_stride(a, name, n, k);
+    return static_cast<T*>(a.mutable_data());
+}
+
+template <class T>
+double linear_cross_entropy_typed(const py::array& x, const py::array& w, const py::object& bias,
+                                  const py::object& labels, const py::object& probs,
+                                  const py::object& weight, const py::object& sample_weight,
+                                  const py::object& loss_rows, const py::object& dw,
+                                  const py::object& db, const py::object& partials,
+                                  const CrossEntropyParams& params, size_t stripe_rows,
+                                  size_t slots) {
+    if (w.ndim() != 2 || w.shape(1) != x.shape(1) || w.shape(0) < 1)
+        throw py::value_error("w: expected shape (k, " + std::to_string(x.shape(1)) +
+                              ") with k >= 1 for x of shape " + describe(x) + ", got " +
+                              describe(w));
+    const py::ssize_t n = x.shape(0), d = x.shape(1), k = w.shape(0);
+    LinearCrossEntropyProblem<T> p{};
+    p.n = size_t(n), p.d = size_t(d), p.k = size_t(k);
+    p.x = static_cast<const T*>(x.data());
+    p.ldx = row_stride(x, "x", n, d);
+    p.w = static_cast<const T*>(w.data());
+    p.ldw = row_stride(w, "w", k, d);
+    p.bias = optional_vector<T>(bias, "bias", k);
+    if (labels.is_none() == probs.is_none())
+        throw py::value_error("target: give exactly one of labels and probs");
+    p.labels = optional_vector<int64_t>(labels, "labels", n);
+    p.probs = optional_rows<T>(probs, "probs", n, k, p.ldt, false);
+    p.weight = optional_vector<T>(weight, "weight", k);
+    p.sample_weight = optional_vector<T>(sample_weight, "sample_weight", n);
+    p.params = params;
+    p.loss_rows = const_cast<double*>(optional_vector<double>(loss_rows, "loss_rows", n, true));
+    p.dw = optional_rows<T>(dw, "dw", k, d, p.lddw, true);
+    if (p.dw == nullptr && !db.is_none()) throw py::value_error("db: needs dw");
+    p.db = const_cast<T*>(optional_vector<T>(db, "db", k, true));
+    p.stripe_rows = stripe_rows;
+    if (stripe_rows < 16 || stripe_rows % 16 != 0)
+        throw py::value_error("stripe_rows: expected a positive multiple of 16, got " +
+                              std::to_string(stripe_rows));
+    if (slots < 1) throw py::value_error("slots: expected at least 1");
+    p.slots = slots;
+    if (p.dw) {
+        if (!py::isinstance<py::array>(partials))
+            throw py::type_error("partials: expected an ndarray");
+        py::array a = py::reinterpret_borrow<py::array>(partials);
+        if (!a.dtype().equal(py::dtype::of<T>()) || a.ndim() != 3 || size_t(a.shape(0)) != slots ||
+            a.shape(1) != k || a.shape(2) != d || !(a.flags() & py::array::c_style) ||
+            !a.writeable())
+            throw py::value_error("partials: expected a writeable C-contiguous (" +
+                                  std::to_string(slots) + ", " + std::to_string(k) + ", " +
+                                  std::to_string(d) + ") array of x's dtype, got " + describe(a));
+        p.partials = static_cast<T*>(a.mutable_data());
+    }
+    py::gil_scoped_release nogil;
+    return run_linear_cross_entropy<T>(p);
+}
+
+double linear_cross_entropy_rows(const py::array& x, const py::array& w, const py::object& bias,
+                                 const py::object& labels, const py::object& probs,
+                                 const py::object& weight, const py::object& sample_weight,
+                                 const py::object& loss_rows, const py::object& dw,
+                                 const py::object& db, const py::object& partials,
+                                 int64_t ignore_index, double label_smoothing, double scale,
+                                 size_t stripe_rows, size_t slots) {
+    if (x.ndim() != 2) throw py::value_error("x: expected a 2-D array, got " + describe(x));
+    if (!w.dtype().equal(x.dtype()))
+        throw py::value_error("w: dtype " + describe(w) + " does not match x: " + describe(x));
+    if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+        throw py::value_error("label_smoothing: must be in [0, 1]");
+    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    const CrossEntropyParams params{ignore_index, label_smoothing, scale};
+    if (is_f32(x))
+        return linear_cross_entropy_typed<float>(x, w, bias, labels, probs, weight, sample_weight,
+                                                 loss_rows, dw, db, partials, params, stripe_rows,
+                                                 slots);
+    if (is_f64(x))
+        return linear_cross_entropy_typed<double>(x, w, bias, labels, probs, weight, sample_weight,
+                                                  loss_rows, dw, db, partials, params, stripe_rows,
+                                                  slots);
+    throw py::type_error("x: expected float32 or float64, got " + describe(x));
+}
+
 void logsumexp_rows(const py::array& x, py::array out, const py::object& where) {
     check_x(x, out);
     if (is_f32(x)) logsumexp_typed<float>(x, out, where);
@@ -187,6 +291,17 @@ PYBIND11_MODULE(_core, m) {
           py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("scale"),
           "Row-wise cross-entropy of softmax(x) against int64 labels or probs (one of them None) "
           "into loss (float64, n) and, unless None, its gradient into grad (see kernels.h).");
+
+    m.def("linear_cross_entropy_rows", &linear_cross_entropy_rows, py::arg("x"), py::arg("w"),
+          py::arg("bias"), py::arg("labels"), py::arg("probs"), py::arg("weight"),
+          py::arg("sample_weight"), py::arg("loss_rows"), py::arg("dw"), py::arg("db"),
+          py::arg("partials"), py::arg("ignore_index"), py::arg("label_smoothing"),
+          py::arg("scale"), py::arg("stripe_rows"), py::arg("slots"),
+          "Fused x @ w.T + bias and cross-entropy (see linear.h): returns the summed loss; fills "
+          "loss_rows (float64, n) and dw (k, d) / db (k,) unless None, using partials "
+          "(slots, k, d) as workspace. Stripes of stripe_rows rows, added up in `slots` parts.");
+    m.def("linear_isa", [] { return std::string(active_linear_kernels().name); },
+          "The microkernels of the fused linear path in use (follows the active instruction set).");
 
     m.def("cpu_features", &cpu_features, "CPU/OS features relevant to dispatch.");
     m.def("compiled_isas", &compiled_isas, "Instruction sets built into this module, best first.");
