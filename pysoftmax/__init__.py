@@ -26,6 +26,7 @@ __all__ = [
     "cross_entropy_with_grad",
     "one_hot",
     "entropy",
+    "linear_cross_entropy",
     "plot_templates",
     "plot_loss_curve",
     "reference",
@@ -152,6 +153,42 @@ def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_inde
     return _impl().cross_entropy_with_grad(logits, target, axis=axis, weight=weight,
                                            ignore_index=ignore_index, reduction=reduction,
                                            label_smoothing=label_smoothing, where=where, out=out)
+
+
+def linear_cross_entropy(X, W, b, target, *, weight=None, sample_weight=None, reduction="mean",
+                         ignore_index=-100, label_smoothing=0.0, return_grad=True):
+    """Cross-entropy of the logits ``X @ W.T + b`` and its gradients, without forming the logits.
+
+    Parameters
+    ----------
+    X : array_like, (N, d)
+        One example per row.
+    W : array_like, (K, d)
+        One row of weights per class (the class "templates").
+    b : array_like, (K,), or None
+        One bias per class; None: no bias (and no db).
+    target, weight, ignore_index, label_smoothing
+        As in :func:`cross_entropy` on (N, K) logits: class indices (N,) or probabilities (N, K).
+    sample_weight : array_like, (N,), optional
+        Multiplies each example's loss and gradient; "mean" divides by the sum, over the
+        counted examples, of sample_weight[i] times the class weight of their label.
+    reduction : "mean", "sum" or "none"
+        As in cross_entropy ("none": per-example losses, gradients of their sum).
+    return_grad : bool
+        False: return the loss only (no gradient pass).
+
+    Returns ``loss`` or ``(loss, dW, db)``: dW (K, d), db (K,) or None when `b` is None. All
+    are computed in the common dtype of X, W and b (float32 stays float32).
+
+    Rows are processed a few at a time: their logits, the loss and gradient in place, and
+    dW += G^T X while those rows are still in cache. No (N, K) array is allocated: the extra
+    memory depends on K, d and the dtype, not on N. Multithreaded (GIL released), and the
+    result does not depend on the thread count.
+    """
+    return _impl().linear_cross_entropy(X, W, b, target, weight=weight,
+                                        sample_weight=sample_weight, reduction=reduction,
+                                        ignore_index=ignore_index,
+                                        label_smoothing=label_smoothing, return_grad=return_grad)
 
 
 def entropy(logits, axis=-1, base=None):

@@ -24,6 +24,7 @@ __all__ = [
     "broadcast_where",
     "check_out",
     "CrossEntropyArgs",
+    "LinearCrossEntropyArgs",
     "cross_entropy_functions",
     "entropy_function",
     "one_hot",
@@ -253,6 +254,82 @@ class CrossEntropyArgs:
         if self.reduction == "none":
             return row_loss.astype(self.rdt)
         return float(row_loss.sum(dtype=np.float64))
+
+
+class LinearCrossEntropyArgs:
+    """Checked arguments of linear_cross_entropy (logits X @ W.T + b, never formed here).
+
+    x: (N, d), w: (K, d), b: (K,) or None, all in `dtype` (float32 or float64: the common dtype
+    of the inputs, float16 computed in float32); rdt: the dtype of the gradients and of
+    per-example losses; ce: the CrossEntropyArgs of the target on (N, K) logits (labels, probs,
+    weight, counted, ...); sample_weight: (N,) in `dtype`, or None; denominator: what "mean"
+    divides by, the sum over the counted examples of sample_weight[i] times the class weight of
+    their label (each factor 1 when absent; no class weight for probability targets).
+    """
+
+    def __init__(self, X, W, b, target, weight, sample_weight, reduction, ignore_index,
+                 label_smoothing):
+        x, xrdt = as_input(X, "X")
+        w, wrdt = as_input(W, "W")
+        if x.ndim != 2:
+            raise ValueError(f"X: expected a 2-D array (N, d), got shape {x.shape}")
+        n, d = x.shape
+        if w.ndim != 2 or w.shape[1] != d or w.shape[0] == 0:
+            raise ValueError(f"W: expected shape (K, {d}) with K >= 1 (one row of weights per "
+                             f"class; X has shape {x.shape}), got shape {w.shape}")
+        k = w.shape[0]
+        dtypes, rdts = [x.dtype, w.dtype], [xrdt, wrdt]
+        if b is not None:
+            b, brdt = as_input(b, "b")
+            if b.shape != (k,):
+                raise ValueError(f"b: expected shape ({k},), one bias per row of W (shape "
+                                 f"{w.shape}), got shape {b.shape}")
+            dtypes.append(b.dtype)
+            rdts.append(brdt)
+        self.dtype = np.result_type(*dtypes)
+        self.rdt = np.result_type(*rdts)
+        self.x, self.w = x.astype(self.dtype, copy=False), w.astype(self.dtype, copy=False)
+        self.b = None if b is None else b.astype(self.dtype, copy=False)
+        self.n, self.d, self.k = n, d, k
+        logits = np.broadcast_to(np.zeros((), self.dtype), (n, k))   # shape and dtype only
+        self.ce = ce = CrossEntropyArgs(logits, target, -1, weight, ignore_index, reduction,
+                                        label_smoothing, None)
+        self.reduction = reduction
+        self.sample_weight = None
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight)
+            if sw.dtype.kind not in "iuf" or sw.dtype == np.longdouble:
+                raise TypeError(f"sample_weight: expected real weights, got dtype {sw.dtype}")
+            if sw.shape != (n,):
+                raise ValueError(f"sample_weight: expected shape ({n},), one weight per row of X "
+                                 f"(shape {x.shape}), got shape {sw.shape}")
+            self.sample_weight = np.ascontiguousarray(sw, dtype=self.dtype)
+        if self.sample_weight is None:
+            self.denominator = ce.denominator
+        else:
+            f = self.sample_weight.astype(np.float64)
+            if ce.labels is not None and ce.weight is not None:
+                f = f * ce.weight.astype(np.float64)[np.where(ce.counted, ce.labels, 0)]
+            self.denominator = float(np.sum(f, where=ce.counted))
+
+    def scale(self):
+        """The reduction's factor on every example's loss and gradient (0 for a mean over no
+        example, as cross_entropy)."""
+        if self.reduction != "mean":
+            return 1.0
+        return 1.0 / self.denominator if self.denominator else 0.0
+
+    def result(self, row_loss, dw, db, return_grad):
+        """What linear_cross_entropy returns, from the per-example losses (float64, already
+        scaled) or their sum (a float) and the gradients in the computing dtype."""
+        if self.reduction == "none":
+            loss = row_loss.astype(self.rdt)
+        else:
+            loss = float(row_loss if np.ndim(row_loss) == 0 else row_loss.sum(dtype=np.float64))
+        if not return_grad:
+            return loss
+        dw = dw.astype(self.rdt, copy=False)
+        return loss, dw, None if db is None else db.astype(self.rdt, copy=False)
 
 
 def one_hot(labels, num_classes, dtype=np.float32):

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (CrossEntropyArgs, as_input, broadcast_where, check_out, check_temperature,
-                      cross_entropy_functions, entropy_function, normalize_axes, one_hot,
-                      reduced_shape)
+from ._common import (CrossEntropyArgs, LinearCrossEntropyArgs, as_input, broadcast_where,
+                      check_out, check_temperature, cross_entropy_functions, entropy_function,
+                      normalize_axes, one_hot, reduced_shape)
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad",
-           "one_hot", "entropy"]
+           "one_hot", "entropy", "linear_cross_entropy"]
 
 
 def _prepare(x, axis, where):
@@ -155,3 +155,30 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
 
 cross_entropy, cross_entropy_with_grad = cross_entropy_functions(_cross_entropy)
 entropy = entropy_function(log_softmax)
+
+
+# ---- linear + cross-entropy -----------------------------------------------------------------
+
+def linear_cross_entropy(X, W, b, target, *, weight=None, sample_weight=None, reduction="mean",
+                         ignore_index=-100, label_smoothing=0.0, return_grad=True):
+    """The logits Z = X W^T + b in full, then, with s = sample_weight (1 when absent) and
+    a = the reduction's scale (LinearCrossEntropyArgs.scale):
+
+        loss_i = a s_i CE_i(Z_i)        G_i = a s_i d CE_i / d Z_i      (CE_i as cross_entropy)
+        dW = G^T X                      db = sum_i G_i
+    """
+    a = LinearCrossEntropyArgs(X, W, b, target, weight, sample_weight, reduction, ignore_index,
+                               label_smoothing)
+    ce = a.ce
+    z = a.x @ a.w.T
+    if a.b is not None:
+        z = z + a.b
+    t = ce.labels if ce.labels is not None else ce.probs
+    row_loss, g = cross_entropy_with_grad(z, t, weight=ce.weight, ignore_index=ce.ignore_index,
+                                          reduction="none", label_smoothing=ce.label_smoothing)
+    f = np.full(a.n, a.scale()) if a.sample_weight is None else a.scale() * a.sample_weight
+    row_loss = row_loss.astype(np.float64) * f
+    g = g * f[:, None].astype(a.dtype)
+    dw = g.T @ a.x
+    db = None if a.b is None else g.sum(axis=0)
+    return a.result(row_loss, dw, db, return_grad)
