@@ -37,6 +37,21 @@ __all__ = [
     "__version__",
 ]
 
+
+# SoftmaxRegression needs scikit-learn and SciPy (optional dependencies): it is imported on
+# first use, and left out of __all__ so that `from pysoftmax import *` works without them.
+def __getattr__(name):
+    if name == "SoftmaxRegression":
+        from ._regression import SoftmaxRegression
+
+        return SoftmaxRegression
+    raise AttributeError(f"module 'pysoftmax' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"SoftmaxRegression"})
+
+
 _forced_isa = os.environ.get("PYSOFTMAX_ISA", "").strip().lower()
 if _forced_isa not in ("", "auto"):
     try:

@@ -191,22 +191,28 @@ def _linear_plan(n, d, k, itemsize):
     return "blas", max(64, _CHUNK_BYTES // (k * itemsize)), blocks
 
 
-_threadpool_controller = []
+_blas_controller = []
 _executors = {}
 
 
+def rescan_blas_libraries():
+    """Makes the threadpoolctl controller of single_threaded_blas (again): it knows the BLAS
+    libraries loaded when it is made (making one scans them, ~3 ms; SoftmaxRegression calls
+    this once SciPy is loaded)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError as e:  # pragma: no cover - a dependency of pysoftmax
+        raise ImportError("pysoftmax needs threadpoolctl, one of its dependencies: pip install "
+                          "threadpoolctl") from e
+    _blas_controller[:] = [ThreadpoolController()]
+
+
 def single_threaded_blas():
-    """A context in which the BLAS libraries loaded at the first call (NumPy's, SciPy's) use
-    one thread. The controller is made once (making one scans the loaded libraries, ~3 ms)."""
-    if not _threadpool_controller:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError as e:  # pragma: no cover - a dependency of pysoftmax
-            raise ImportError("pysoftmax needs threadpoolctl (one of its dependencies) for "
-                              "linear_cross_entropy with more than "
-                              f"{_FUSED_MAX_CLASSES} classes: pip install threadpoolctl") from e
-        _threadpool_controller.append(ThreadpoolController())
-    return _threadpool_controller[0].limit(limits=1, user_api="blas")
+    """A context in which the BLAS libraries (NumPy's, and SciPy's once rescanned) use one
+    thread."""
+    if not _blas_controller:
+        rescan_blas_libraries()
+    return _blas_controller[0].limit(limits=1, user_api="blas")
 
 
 def _run_blocks(fn, blocks):
