@@ -473,7 +473,11 @@ def _check_output_path(option, path):
 
 
 def run(args):
-    """The `bench` command (arguments: threads, quick, json, plot)."""
+    """The `bench` command (arguments: threads, quick, json, plot; train, rows)."""
+    if args.train:
+        from . import _bench_train
+
+        return _bench_train.run(args)
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
             _check_output_path(option, path)
@@ -551,5 +555,11 @@ def add_parser(sub):
                    help="4096x1000 and 65536x10 float32 only, 3 repeats, no K sweep unless --plot")
     b.add_argument("--json", metavar="PATH", help="save the rows, raw medians and the setup")
     b.add_argument("--plot", metavar="PATH.png", help="plot ns/element against K (matplotlib)")
+    b.add_argument("--train", action="store_true",
+                   help="instead of the kernels: train on make_classification (ROWS x 784, 10 "
+                        "classes, float32) with SoftmaxRegression, scikit-learn's "
+                        "LogisticRegression and a torch L-BFGS loop; --quick: 2000 x 64")
+    b.add_argument("--rows", type=int, default=30000, metavar="ROWS",
+                   help="--train: rows of the problem (default 30000; the issue uses 60000 too)")
     b.set_defaults(func=run)
     return b
