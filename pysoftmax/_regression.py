@@ -51,11 +51,12 @@ class _Objective:
     value(theta) = (sum_i s_i CE_i + ||W||^2 / (2C)) / S with S = sum_i s_i. W and b are
     rounded to the training dtype (X's) before each evaluation, so float32 data trains in
     float32; the loss is summed in float64. Shared by the solvers: `loss_grad(theta)` gives
-    the value and its gradient, `n_evals` counts the calls.
+    the value and its gradient, `n_evals` counts the calls; X and sample_weight are kept for
+    them (the lbfgs solver's coordinates depend on the features' scales).
     """
 
     def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes):
-        self.dtype = X.dtype
+        self.X, self.sample_weight, self.dtype = X, sample_weight, X.dtype
         self.k, self.d = n_classes, X.shape[1]
         self.fit_intercept = fit_intercept
         self.S = float(np.sum(sample_weight, dtype=np.float64))
@@ -98,6 +99,57 @@ class _Objective:
         return value, grad
 
 
+class _FeatureScaling:
+    """Coordinates u = [U.ravel(), c] in which the solver sees standardised features:
+
+        W = U / s,   b = c - W mu        so that   W x + b = U (x - mu) / s + c,
+
+    mu the features' means (0 without intercept) and s^2 their variances plus the penalty's
+    curvature alpha / S (1 if both are 0), both weighted by the sample weights (weights and
+    repeated rows give the same coordinates). The curvature of the objective along each U_kj is
+    then about the same, whatever the scale of feature j: the objective is the same function of
+    W and b, far better conditioned in u when the features' scales differ (make_classification
+    10000 x 784: L-BFGS reaches scikit-learn's final objective in 19 evaluations, not 201).
+    """
+
+    def __init__(self, X, sample_weight, k, fit_intercept, penalty=0.0, chunk=4096):
+        n, d = X.shape
+        total, squares = np.zeros(d), np.zeros(d)
+        weights = np.abs(np.asarray(sample_weight, dtype=np.float64))
+        for i in range(0, n, chunk):           # float64 sums, no (N, d) temporary
+            part, w = X[i:i + chunk].astype(np.float64), weights[i:i + chunk]
+            total += w @ part
+            squares += w @ (part * part)
+        weight = max(float(weights.sum()), np.finfo(float).tiny)
+        mean = total / weight
+        var = np.maximum(squares / weight - mean * mean, 0.0)
+        var[var <= (1e-8 * (1.0 + np.abs(mean))) ** 2] = 0.0    # constant up to rounding
+        scale = np.sqrt(var + penalty)
+        self.scale = np.where(scale > 0, scale, 1.0)
+        self.mean = mean if fit_intercept else np.zeros(d)
+        self.k, self.d, self.fit_intercept = k, d, fit_intercept
+
+    def theta(self, u):
+        kd = self.k * self.d
+        w = u[:kd].reshape(self.k, self.d) / self.scale
+        b = u[kd:] - w @ self.mean if self.fit_intercept else u[kd:]
+        return np.concatenate([w.ravel(), b])
+
+    def u(self, theta):
+        kd = self.k * self.d
+        w = theta[:kd].reshape(self.k, self.d)
+        c = theta[kd:] + w @ self.mean if self.fit_intercept else theta[kd:]
+        return np.concatenate([(w * self.scale).ravel(), c])
+
+    def gradient(self, grad):
+        """d f / d u from d f / d theta."""
+        kd = self.k * self.d
+        g_w, g_b = grad[:kd].reshape(self.k, self.d), grad[kd:]
+        if self.fit_intercept:
+            g_w = g_w - np.outer(g_b, self.mean)
+        return np.concatenate([(g_w / self.scale).ravel(), g_b])
+
+
 class _SolverResult:
     def __init__(self, theta, n_iter, loss_curve, converged, message):
         self.theta, self.n_iter, self.loss_curve = theta, n_iter, loss_curve
@@ -105,19 +157,33 @@ class _SolverResult:
 
 
 def _solve_lbfgs(objective, theta0, *, max_iter, tol, verbose, random_state):
-    """SciPy's L-BFGS-B with LogisticRegression's options (maxls 50, gtol = tol)."""
-    curve = []
+    """SciPy's L-BFGS-B with LogisticRegression's options (maxls 50, ftol 64 eps), run in the
+    coordinates of _FeatureScaling. It stops, as LogisticRegression, when the largest
+    component of the gradient of the objective (divided by S, with respect to W and b) is
+    <= tol."""
+    scaling = _FeatureScaling(objective.X, objective.sample_weight, objective.k,
+                              objective.fit_intercept, objective.alpha / objective.S)
+    curve, last = [], {}
+
+    def fun(u):
+        value, grad = objective.loss_grad(scaling.theta(u))
+        last["u"], last["grad"] = u.copy(), grad
+        return value, scaling.gradient(grad)
 
     def callback(intermediate_result):
         curve.append(float(intermediate_result.fun))
         if verbose:
             print(f"lbfgs iteration {len(curve)}: objective {curve[-1]:.10g}")
+        if (np.array_equal(intermediate_result.x, last["u"])
+                and np.max(np.abs(last["grad"]), initial=0.0) <= tol):
+            raise StopIteration
 
-    res = minimize(objective.loss_grad, theta0, method="L-BFGS-B", jac=True, callback=callback,
-                   options={"maxiter": max_iter, "maxls": 50, "gtol": tol,
+    res = minimize(fun, scaling.u(theta0), method="L-BFGS-B", jac=True, callback=callback,
+                   options={"maxiter": max_iter, "maxls": 50, "gtol": 0.0,
                             "ftol": 64 * np.finfo(float).eps})
     message = res.message if isinstance(res.message, str) else res.message.decode()
-    return _SolverResult(res.x, int(res.nit), curve, res.status == 0, message)
+    converged = res.status == 0 or res.status == 99       # 99: the callback's gradient test
+    return _SolverResult(scaling.theta(res.x), int(res.nit), curve, converged, message)
 
 
 # Solvers by name: each takes (objective, theta0, *, max_iter, tol, verbose, random_state)
@@ -143,8 +209,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     max_iter : int, default=100
         Maximum number of solver iterations; reaching it warns (ConvergenceWarning).
     tol : float, default=1e-4
-        Stopping tolerance: for "lbfgs", on the largest component of the projected gradient
-        of the objective divided by the sum of the sample weights (as LogisticRegression).
+        Stopping tolerance: "lbfgs" stops when the largest component of the gradient (with
+        respect to W and b) of the objective divided by the sum of the sample weights is
+        <= tol, as LogisticRegression.
     class_weight : dict, "balanced" or None
         Weights of the classes, multiplied into the sample weights ("balanced": n_samples /
         (n_classes * count of the class), weighted by sample_weight when given).
@@ -155,7 +222,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     verbose : int, default=0
         > 0: print the objective after each iteration.
     solver : {"lbfgs"}, default="lbfgs"
-        "lbfgs": SciPy's L-BFGS-B on the fused loss and gradient.
+        "lbfgs": SciPy's L-BFGS-B on the fused loss and gradient, in coordinates where the
+        features are standardised (the same objective, better conditioned: far fewer
+        iterations than LogisticRegression when the features' scales differ).
 
     Attributes
     ----------
