@@ -237,8 +237,8 @@ class LinearProblem:
     args had returns (loss, dw, db): the loss summed over the rows (a float) or, with
     loss_rows, the per-row losses written there (float64, (N,)); dw (K, d) and db (K,) in the
     computing dtype (db None without bias), or (loss, None, None) with grad=False. The
-    estimator calls it once per evaluation of its objective: the buffers are reused, so the
-    returned gradients are overwritten by the next call.
+    estimator calls it once per evaluation of its objective: the fused path reuses its
+    buffers, so the returned gradients may be overwritten by the next call.
     """
 
     def __init__(self, a):

@@ -249,7 +249,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     _objective_class = _Objective   # the training benchmark substitutes one that records
 
     _parameter_constraints = {
-        "C": [Interval(numbers.Real, 0, None, closed="right")],    # (0, inf], as LogisticRegression
+        "C": [Interval(numbers.Real, 0, None, closed="right")],   # (0, inf] as LogisticRegression
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
