@@ -185,7 +185,7 @@ T* optional_rows(const py::object& obj, const char* name, py::ssize_t n, py::ssi
     if (writeable && !a.writeable())
         throw py::value_error(std::string(name) + ": array is read-only");
     ld = row_stride(a, name, n, k);
-    return static_cast<T*>(a.mutable_data());
+    return static_cast<T*>(const_cast<void*>(a.data()));  // written only when `writeable`
 }
 
 template <class T>

@@ -96,14 +96,17 @@ def test_dtypes_follow_the_inputs(rng):
     assert isinstance(out[0], float) and out[2] is None
 
 
-def test_layouts_and_read_only(rng):
-    x, w, b, y = _problem(rng, 40, 9, 4, np.float64)
-    want = reference.linear_cross_entropy(x, w, b, y)
+@pytest.mark.parametrize("k", [4, 200])
+@pytest.mark.parametrize("soft", [False, True], ids=["labels", "probs"])
+def test_layouts_and_read_only(rng, k, soft):
+    x, w, b, t = _problem(rng, 40, 9, k, np.float64, soft)
+    want = reference.linear_cross_entropy(x, w, b, t)
     xf, wf = np.asfortranarray(x), np.asfortranarray(w)
     xs = np.repeat(x, 2, axis=1)[:, ::2]                                   # strided rows
     for xa, wa in [(xf, wf), (xs, w), (x[::-1][::-1], w)]:
-        xa.flags.writeable = False
-        for g, r in zip(pysoftmax.linear_cross_entropy(xa, wa, b, y), want):
+        for a in (xa, wa, b, t):
+            a.flags.writeable = False
+        for g, r in zip(pysoftmax.linear_cross_entropy(xa, wa, b, t), want):
             assert_same(g, r, np.float64)
 
 
