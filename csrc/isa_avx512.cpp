@@ -33,7 +33,7 @@ struct Avx512F64;
 
 struct Avx512F32 {
     using T = float;
-    using Wide = Avx512F64;  // (used by the small-row kernels only, which are off here)
+    using Wide = Avx512F64;  // the row totals in double (ChunkTotal)
     using vec = __m512;
     using mask = __mmask16;
     static constexpr size_t W = 16;
@@ -71,6 +71,9 @@ struct Avx512F32 {
                                                   _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1))));
     }
     static vec pow2(vec z) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(z), 23)); }
+    static __m512d widen(vec v, int half) {
+        return _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
+    }
     // No transpose here: short rows take the row kernels (this build machine cannot run
     // AVX-512, so the small-row kernels are not enabled where they could not be tested).
     static constexpr bool kTranspose = false;
@@ -113,6 +116,7 @@ struct Avx512F64 {
     static T hmin(vec v) { return _mm512_reduce_min_pd(v); }
     static double hsum(vec v) { return _mm512_reduce_add_pd(v); }
     static vec pow2(vec z) { return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(z), 52)); }
+    static vec widen(vec v, int) { return v; }
     static constexpr bool kTranspose = false;
 };
 

@@ -106,8 +106,9 @@ PYSOFTMAX_STEP typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
     for (int i = 2; i < 4; ++i) pw[i] = V::mul(pw[i - 1], pw[i - 1]);
     const vec r2 = pw[1];
     const vec q = estrin<V, 0, C::degree - 1>(C::c, pw);
-    const vec p = V::add(V::fmadd(r2, q, r), V::set1(T(1)));
-    vec f = V::mul(p, V::pow2(z));
+    // (1 + u) 2^n as u 2^n + 2^n: one rounding, as (1 + u) times the exact power of two
+    const vec s = V::pow2(z);
+    vec f = V::fmadd(V::fmadd(r2, q, r), s, s);
     if (Wide) f = V::keep(V::not_lt(t, V::set1(C::cutoff)), V::mul(f, V::set1(C::wide_scale)));
     return f;
 }
@@ -148,7 +149,10 @@ struct Rows {
     using vec = typename V::vec;
     using mask = typename V::mask;
     static constexpr size_t W = V::W;
-    static constexpr size_t kChunk = 16 * W;  // elements summed in vectors before double
+    // Elements summed in vectors of T before the chunk's sums go on in double (float32: 4
+    // terms per lane of each of exp_sum's 4 accumulators; float64's accumulators are
+    // compensated and never leave the row).
+    static constexpr size_t kChunk = sizeof(T) == 4 ? 16 * W : ~size_t(0);
     static constexpr T kInf = T(__builtin_inf());
 
     // x / T as hi + lo, given (x - m) as hi + lo and 1/T as ih + il.
@@ -223,7 +227,10 @@ struct Rows {
     // float32 needs no compensation: its chunks are short and summed on in double.
     struct Acc {
         static constexpr bool kCompensated = sizeof(T) == 8;
-        vec s = V::set1(T(0)), c = V::set1(T(0));
+        vec s, c;
+        // Explicit, always inlined: GCC compiles an implicit constructor without the file's
+        // target pragma, which kept the accumulators in memory (a store-forwarding chain).
+        PYSOFTMAX_STEP Acc() : s(V::set1(T(0))), c(V::set1(T(0))) {}
         PYSOFTMAX_STEP void add(vec f) {
             if (kCompensated) {
                 const vec t = V::add(s, f), bp = V::sub(t, s);
@@ -237,12 +244,12 @@ struct Rows {
     };
 
     // Sum over the row of q = exp((x - mx) / T), accumulated in vectors of T within chunks of
-    // kChunk elements and across chunks in double with compensation.
+    // kChunk elements and across chunks in double (ChunkTotal).
     template <bool Masked, bool Wide, bool Temp, bool Store>
     static double exp_sum(size_t k, const T* x, const uint8_t* m, T* y, T mx, const Scale& sc) {
         constexpr auto step = exp_step<Masked, Wide, Temp, Store>;
         const vec vmx = V::set1(mx);
-        CompensatedSum total;
+        ChunkTotal total;
         const size_t k4 = k - k % (4 * W);
         size_t i = 0;
         while (i < k4) {
@@ -254,8 +261,8 @@ struct Rows {
                 a2.add(step(V::loadu(x + i + 2 * W), m, i + 2 * W, vmx, sc, y));
                 a3.add(step(V::loadu(x + i + 3 * W), m, i + 3 * W, vmx, sc, y));
             }
-            total.add(V::hsum(a0.value()) + V::hsum(a1.value()));
-            total.add(V::hsum(a2.value()) + V::hsum(a3.value()));
+            total.add(a0.value(), a1.value());
+            total.add(a2.value(), a3.value());
         }
         Acc a;
         for (; i + W <= k; i += W) a.add(step(V::loadu(x + i), m, i, vmx, sc, y));
@@ -269,7 +276,7 @@ struct Rows {
             if (Store) V::store_tail(y + i, k - i, f);
             a.add(f);
         }
-        total.add(V::hsum(a.value()));
+        total.add(a.value(), V::set1(T(0)));
         return total.value();
     }
 
@@ -655,16 +662,16 @@ struct Rows {
 
     // Sum of q[0, n), in T vectors within chunks and in double across them (as exp_sum).
     static double sum_row(size_t n, const T* q) {
-        CompensatedSum total;
+        ChunkTotal total;
         const size_t nw = n - n % W;
         size_t i = 0;
         while (i < nw) {
             const size_t stop = nw - i > kChunk ? i + kChunk : nw;
             Acc a;
             for (; i < stop; i += W) a.add(V::loadu(q + i));
-            total.add(V::hsum(a.value()));
+            total.add(a.value(), V::set1(T(0)));
         }
-        if (i < n) total.add(V::hsum(V::load_tail(q + i, n - i, T(0))));
+        if (i < n) total.add(V::load_tail(q + i, n - i, T(0)), V::set1(T(0)));
         return total.value();
     }
 
@@ -737,6 +744,22 @@ struct Rows {
         for (size_t i = 0; i < kH; ++i) r.h[i] = V::widen(v, int(i));
         return r;
     }
+
+    // A row's total over its chunks (exp_sum, sum_row): each chunk's vector sums are added
+    // lane by lane in double (float lanes widened); one horizontal sum when the row ends.
+    struct ChunkTotal {
+        Lanes s;
+        PYSOFTMAX_STEP ChunkTotal() : s{} {}
+        PYSOFTMAX_STEP void add(vec a, vec b) {
+            for (size_t i = 0; i < kH; ++i)
+                s.h[i] = D::add(s.h[i], D::add(V::widen(a, int(i)), V::widen(b, int(i))));
+        }
+        double value() const {
+            double t = 0.0;
+            for (size_t i = 0; i < kH; ++i) t += D::hsum(s.h[i]);
+            return t;
+        }
+    };
     static Lanes ladd(const Lanes& a, const Lanes& b) {
         Lanes r;
         for (size_t i = 0; i < kH; ++i) r.h[i] = D::add(a.h[i], b.h[i]);
@@ -789,8 +812,9 @@ struct Rows {
     // A lane accumulator in double: float lanes are widened (a float sum over a short row's
     // lanes would cost log_softmax its bound); double lanes are compensated.
     struct LaneAcc {
-        Lanes s{};
+        Lanes s;
         Acc acc;
+        PYSOFTMAX_STEP LaneAcc() : s{}, acc() {}  // explicit, as Acc's
         PYSOFTMAX_STEP void add(vec q) {
             if constexpr (sizeof(T) == 4) {
                 for (size_t i = 0; i < kH; ++i) s.h[i] = D::add(s.h[i], V::widen(q, int(i)));
