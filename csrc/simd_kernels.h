@@ -696,7 +696,9 @@ struct Rows {
     static constexpr size_t kShortK = 127, kShortStoreK = 64;
 
     struct Block {
-        alignas(64) T c[kShortK * W];  // c[j * W + r] = row r, element j
+        // c[j * W + r] = row r, element j; room for whole groups of W columns, so that
+        // load_block stores every transposed vector (a variable count became a memcpy)
+        alignas(64) T c[(kShortK + W - 1) / W * W * W];
         vec col(size_t j) const { return V::loadu(c + j * W); }
         void set(size_t j, vec v) { V::storeu(c + j * W, v); }
     };
@@ -710,7 +712,7 @@ struct Rows {
                 r[i] = w == W ? V::loadu(p) : V::load_tail(p, w, T(0));
             }
             V::transpose(r);
-            for (size_t j = 0; j < w; ++j) b.set(j0 + j, r[j]);
+            for (size_t j = 0; j < W; ++j) b.set(j0 + j, r[j]);
         }
     }
 
