@@ -52,6 +52,12 @@ MACHINE_FLOORS_NS = {
 }
 
 SHAPES = ((4096, 1000), (65536, 10), (128, 50257))
+# In-cache rows (the issue: within 1.5x of the exp-throughput floor): 64 rows of 4000 float32,
+# 1 MB in and out, stay in the L3 between calls, and each 16 KB row in L1 for its passes (a
+# smaller call would time mostly the ~6 us of Python around the kernel).
+IN_CACHE_SHAPE = (64, 4000)
+IN_CACHE_OPS = ("softmax", "log_softmax", "logsumexp")
+IN_CACHE_TARGET = 1.5
 SWEEP_KS = (10, 32, 100, 316, 1000, 3162, 10000, 50257)
 SWEEP_ELEMENTS = 4096 * 1000      # N = SWEEP_ELEMENTS / K, so K = 1000 is the 4096x1000 row
 SWEEP_OPS = ("softmax", "cross_entropy_with_grad")
@@ -428,6 +434,45 @@ def format_scaling(results, few, many):
     return lines
 
 
+def measure_in_cache(threads, min_repeats, min_time):
+    """pysoftmax alone on IN_CACHE_SHAPE float32, for each op of IN_CACHE_OPS and thread count,
+    against the project machine's exp floor (MACHINE_FLOORS_NS) where it is known."""
+    data = make_inputs(*IN_CACHE_SHAPE, "float32")
+    rows = []
+    for t in threads:
+        floor = MACHINE_FLOORS_NS.get(t, {}).get("exp")
+        for op in IN_CACHE_OPS:
+            ns = median_seconds(kernel(op, "pysoftmax", data, t), min_repeats, min_time) * 1e9
+            ns /= data.logits.size
+            rows.append({"op": op, "shape": list(IN_CACHE_SHAPE), "dtype": "float32",
+                         "threads": t, "ns_per_element": ns, "exp_floor_ns": floor,
+                         "ratio": None if floor is None else ns / floor})
+    return rows
+
+
+def format_in_cache(rows):
+    cells = [["op", "shape", "dtype", "threads", "pysoftmax", "exp floor", "ratio", "target"]]
+    misses, checked = [], 0
+    for r in rows:
+        verdict, ratio = "", "-"
+        if r["ratio"] is not None:
+            checked += 1
+            met = r["ratio"] <= IN_CACHE_TARGET
+            ratio = f"{r['ratio']:.2f}x"
+            verdict = f"<= {IN_CACHE_TARGET}x {'ok' if met else 'MISS'}"
+            if not met:
+                misses.append(f"{r['op']} {r['threads']} thread(s) {r['ratio']:.2f}x")
+        floor = "-" if r["exp_floor_ns"] is None else f"{r['exp_floor_ns']:.3f}"
+        cells.append([r["op"], "x".join(map(str, r["shape"])), r["dtype"], str(r["threads"]),
+                      f"{r['ns_per_element']:.3f}", floor, ratio, verdict])
+    lines = ["in-cache rows, ns/element of pysoftmax against the project machine's exp floor "
+             "(bench/floors.c):"] + _table(cells)
+    if checked:
+        lines.append(f"in cache: all {checked} met" if not misses else
+                     f"in cache: {len(misses)} of {checked} missed: " + "; ".join(misses))
+    return lines
+
+
 def plot(results, path, title, threads):
     """ns/element against K (log-log), softmax and cross_entropy_with_grad, float32, one line per
     library, with the project machine's floors (MACHINE_FLOORS_NS) as dashed lines."""
@@ -507,6 +552,9 @@ def run(args):
     if len(threads) > 1:
         print()
         print("\n".join(format_scaling(results, min(threads), max(threads))))
+    in_cache = measure_in_cache(threads, min_repeats, min_time)
+    print()
+    print("\n".join(format_in_cache(in_cache)))
 
     if args.json is not None:
         record = {"pysoftmax": pysoftmax.__version__, "isa": pysoftmax._core.get_isa(),
@@ -514,7 +562,7 @@ def run(args):
                   "threads": threads, "quick": args.quick,
                   "repeats": {"min": min_repeats, "min_time_s": min_time},
                   "versions": {"numpy": np.__version__, **versions},
-                  "not_installed": missing, "rows": results}
+                  "not_installed": missing, "rows": results, "in_cache": in_cache}
         with open(args.json, "w") as f:
             json.dump(record, f, indent=1)
         print(f"wrote {args.json}")

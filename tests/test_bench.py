@@ -1,0 +1,69 @@
+"""The kernel benchmark command (python -m pysoftmax bench) on tiny shapes: it runs, prints
+every table, and its --json and --plot outputs hold what the tables say."""
+
+import json
+
+import pytest
+
+from pysoftmax import _bench
+from pysoftmax.__main__ import main
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(_bench, "SHAPES", ((64, 10), (8, 300)))
+    monkeypatch.setattr(_bench, "SWEEP_KS", (10, 100))
+    monkeypatch.setattr(_bench, "SWEEP_ELEMENTS", 2000)
+    monkeypatch.setattr(_bench, "IN_CACHE_SHAPE", (4, 500))
+
+
+def test_bench_quick_json(tiny, capsys, tmp_path):
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--threads", "1,2", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    for heading in ("ns/element (median)", "targets (required speed-up", "pysoftmax scaling, 1 -> 2",
+                    "in-cache rows"):
+        assert heading in out
+    record = json.loads(path.read_text())
+    assert record["threads"] == [1, 2] and record["quick"] is True
+    rows = record["rows"]
+    # --quick: the first two shapes, float32, four ops, each thread count
+    assert {(r["op"], tuple(r["shape"]), r["threads"]) for r in rows} == {
+        (op, shape, t) for op in ("softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad")
+        for shape in ((64, 10), (8, 300)) for t in (1, 2)}
+    for r in rows:
+        assert {"pysoftmax", "reference"} <= set(r["median_s"])
+        ours = r["median_s"]["pysoftmax"]
+        for peer, speedup in r["speedup"].items():
+            assert speedup == pytest.approx(r["median_s"][peer] / ours)
+        for peer, t in r["targets"].items():
+            assert t["required"] == _bench.target_ratio(r["op"], r["shape"][1], r["dtype"], peer)
+            assert t["met"] == (t["speedup"] >= t["required"])
+        if r["op"] == "cross_entropy_with_grad" and "sklearn" in r["median_s"]:
+            assert r["targets"]["sklearn"]["required"] == 8.0
+    cache = record["in_cache"]
+    assert [(r["op"], r["threads"]) for r in cache] == [
+        (op, t) for t in (1, 2) for op in _bench.IN_CACHE_OPS]
+    for r in cache:
+        assert r["shape"] == [4, 500] and r["ns_per_element"] > 0
+        assert r["ratio"] == pytest.approx(r["ns_per_element"] / _bench.MACHINE_FLOORS_NS[r["threads"]]["exp"])
+
+
+def test_bench_plot(tiny, capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "k.png"
+    assert main(["bench", "--quick", "--threads", "1", "--plot", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = capsys.readouterr().out
+    assert "20x100" in out and "200x10" in out   # the K sweep's rows (N = 2000 / K)
+
+
+def test_target_ratios():
+    """The issue's targets, row by row."""
+    assert _bench.target_ratio("softmax", 1000, "float32", "torch") == 2.5
+    assert _bench.target_ratio("log_softmax", 10, "float32", "reference") == 10.0
+    assert _bench.target_ratio("cross_entropy_with_grad", 10, "float32", "torch") == 8.0
+    assert _bench.target_ratio("cross_entropy_with_grad", 1000, "float32", "torch") == 5.0
+    assert _bench.target_ratio("cross_entropy_with_grad", 50257, "float32", "sklearn") == 8.0
+    assert _bench.target_ratio("softmax", 1000, "float64", "torch") == 2.0
+    assert _bench.target_ratio("logsumexp", 1000, "float32", "torch") is None
