@@ -952,10 +952,17 @@ struct Rows {
         // loss per lane: log1p(other / q_y) while q_y is normal, else log s - (x_y - m)
         const Lanes q = widen(V::loadu(qy));
         const Lanes near = llog1p(ldiv(other, q));
-        const Lanes far = lsub(llog(s), lsub(widen(V::loadu(ty)), widen(m)));
+        typename D::mask is_near[kH];
+        bool all_near = true;
+        for (size_t i = 0; i < kH; ++i) {
+            is_near[i] = D::gt(q.h[i], D::set1(1e-30));
+            all_near = all_near && D::lanes(is_near[i]) == (1 << D::W) - 1;
+        }
+        // log s - t_y only where some q_y is tiny (rare; it costs a log of each lane)
+        const Lanes far = all_near ? near : lsub(llog(s), lsub(widen(V::loadu(ty)), widen(m)));
         alignas(64) double lv[W];
         for (size_t i = 0; i < kH; ++i)
-            D::storeu(lv + i * D::W, D::select(D::gt(q.h[i], D::set1(1e-30)), near.h[i], far.h[i]));
+            D::storeu(lv + i * D::W, D::select(is_near[i], near.h[i], far.h[i]));
         for (size_t i = 0; i < W; ++i) loss[i] = cd[i] * lv[i];
         if (g) {
             const Lanes c = widen(V::loadu(cl));

@@ -385,6 +385,24 @@ def test_confident_rows_keep_their_tiny_loss(isa, dtype, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [3, 10, 64, 70])
+def test_hopeless_rows_next_to_ordinary_ones(isa, rng, dtype, k):
+    # A label whose logit is far below the maximum (p_y underflows: the loss is log s - t_y, not
+    # log1p(others / q_y)) in every third row, ordinary rows between them, both in one group of
+    # the short-row kernels (k <= 64) and in the row kernels (70).
+    x = _logits(rng, 48, k, dtype)
+    y = _labels(rng, 48, k)
+    gap = 120.0 if dtype == np.float32 else 800.0
+    x[np.arange(0, 48, 3), y[::3]] -= gap
+    for reduction in ("none", "sum"):
+        (l1, g1), (l2, g2) = [mod.cross_entropy_with_grad(x, y, reduction=reduction)
+                              for mod in (native, reference)]
+        np.testing.assert_allclose(l1, l2, **_tol(dtype))
+        np.testing.assert_allclose(g1, g2, **_tol(dtype))
+    assert np.all(native.cross_entropy(x, y, reduction="none")[::3] > gap - 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [70, 1000])
 def test_confident_rows_masked_and_in_place(isa, dtype, k):
     gap = 30.0 if dtype == np.float32 else 60.0
