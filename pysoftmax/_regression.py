@@ -442,8 +442,8 @@ def _solve_sgd(objective, theta0, *, max_iter, tol, verbose, random_state, optim
     """Epochs of `optimizer` (an _SGD) in the coordinates of _FeatureScaling, up to max_iter.
     The objective is evaluated (in full) after each epoch: loss_curve and the stopping test.
     validation: (X, y codes, sample weights or None) held out for early stopping: the test is
-    then on their accuracy, and the parameters of the best epoch are returned. Stopping with
-    an objective above the starting one is a failure (the learning rate is too large)."""
+    then on their accuracy, and the parameters of the best epoch are returned. Ending with an
+    objective 10% above the starting one is a failure (the learning rate is too large)."""
     scaling = _FeatureScaling.of(objective)
     start = objective.value(theta0)
     theta, curve, scores = theta0, [], []
@@ -465,9 +465,9 @@ def _solve_sgd(objective, theta0, *, max_iter, tol, verbose, random_state, optim
                 message = (f"the {'validation score' if validation else 'training objective'}"
                            f" did not improve by tol for {optimizer.n_iter_no_change} epochs")
                 break
-    if curve and curve[-1] > start:
+    if curve and curve[-1] > 1.1 * start:
         converged = False
-        message = (f"the objective ({curve[-1]:.6g}) ended above its starting value "
+        message = (f"the objective ({curve[-1]:.6g}) ended 10% above its starting value "
                    f"({start:.6g}): learning_rate_init ({optimizer.lr0:g}) is too large")
     if validation is not None:
         theta = best_theta
