@@ -370,7 +370,7 @@ class _SGD:
         self.n_iter_no_change, self.tol = n_iter_no_change, tol
         self.rng = random_state
         self.velocity = None            # (W, b) coordinates, float64
-        self.epochs = self.steps = 0
+        self.epochs = 0
         self.no_improvement = 0
         self.best = None                # best loss (lowest) or validation score (highest)
 
@@ -396,7 +396,6 @@ class _SGD:
                         u += self.momentum * v - self.lr * g
                     else:
                         u += v
-                    self.steps += 1
                 theta, velocity = scaling.theta(u), scaling.theta(v)
             finite = np.all(np.isfinite(theta)) and np.all(np.isfinite(velocity))
         except FloatingPointError:
@@ -477,7 +476,8 @@ def _solve_sgd(objective, theta0, *, max_iter, tol, verbose, random_state, optim
 
 
 # Solvers by name: each takes (objective, theta0, *, max_iter, tol, verbose, random_state)
-# and the keyword options of SoftmaxRegression._solver_options, and returns a _SolverResult.
+# (random_state: a RandomState) and its own keyword options (sgd: optimizer, validation; fit
+# makes them), and returns a _SolverResult.
 _SOLVERS = {"lbfgs": _solve_lbfgs, "gd": _solve_gd, "sgd": _solve_sgd}
 
 
