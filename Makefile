@@ -12,20 +12,22 @@ BENCH_ARGS ?=
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-base: $(BIN)/python $(SOURCES)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e .
+# The demo trains SoftmaxRegression against scikit-learn and draws its templates: the sklearn
+# (scikit-learn, SciPy, tqdm) and plot (matplotlib) extras. The test and bench extras hold them.
+$(VENV)/.installed-demo: $(BIN)/python $(SOURCES)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[sklearn,plot]"
 	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python $(SOURCES)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[test]"
-	touch $@ $(VENV)/.installed-base
+	touch $@ $(VENV)/.installed-demo
 
 # torch is a peer of the benchmark, not a dependency of the extra (it is large).
 $(VENV)/.installed-bench: $(BIN)/python $(SOURCES)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[bench]" torch==2.13.0
-	touch $@ $(VENV)/.installed-base
+	touch $@ $(VENV)/.installed-demo
 
-demo: $(VENV)/.installed-base
+demo: $(VENV)/.installed-demo
 	$(BIN)/python -m pysoftmax demo
 
 test: $(VENV)/.installed-test

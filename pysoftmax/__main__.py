@@ -14,74 +14,160 @@ import pysoftmax
 from pysoftmax import _bench
 
 
-def _median_seconds(fn, repeat):
-    fn()  # warm-up
-    times = []
+def _timed(fn, repeat):
+    """(median seconds of `repeat` calls of fn(), the last call's result)."""
+    times, result = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn()
+        result = fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), result
 
 
-def _peers(x):
-    """Other implementations of float32 softmax over the last axis that are installed."""
-    peers = [("numpy reference", lambda: pysoftmax.reference.softmax(x))]
-    try:
-        import scipy.special
-        peers.append(("scipy.special", lambda: scipy.special.softmax(x, axis=-1)))
-    except ImportError:
-        pass
-    try:
-        import torch
-        t = torch.from_numpy(x)
-        peers.append((f"torch ({torch.get_num_threads()} threads)", lambda: torch.softmax(t, dim=-1)))
-    except ImportError:
-        pass
-    return peers
+def _median_seconds(fn, repeat):
+    fn()  # warm-up
+    return _timed(fn, repeat)[0]
+
+
+def _digits_comparison(out, repeat):
+    """SoftmaxRegression's solvers against LogisticRegression on scikit-learn's digits (fit
+    times: medians of `repeat`); writes templates.png and loss_curve.png into `out`."""
+    import os
+
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from pysoftmax import SoftmaxRegression
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
+                                                        stratify=y)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    n, C = len(y_train), 0.1
+    print(f"\n-- softmax regression on scikit-learn's digits: {n} training and {len(y_test)} "
+          f"test images of 8x8 pixels, standardised, 10 classes, C = {C} --")
+
+    def stream(model):
+        chunks = np.array_split(np.arange(n), 10)
+        for _ in range(30):
+            for rows in chunks:
+                model.partial_fit(X_train[rows], y_train[rows], classes=np.arange(10))
+        return model
+
+    trainers = [
+        ("SoftmaxRegression lbfgs", lambda: SoftmaxRegression(C=C).fit(X_train, y_train)),
+        ("SoftmaxRegression gd", lambda: SoftmaxRegression(C=C, solver="gd", max_iter=300)
+         .fit(X_train, y_train)),
+        ("SoftmaxRegression sgd", lambda: SoftmaxRegression(C=C, solver="sgd", max_iter=300,
+                                                            random_state=0).fit(X_train, y_train)),
+        ("  partial_fit 10 chunks x 30", lambda: stream(
+            SoftmaxRegression(C=C, random_state=0, stream_size=n))),
+        ("LogisticRegression (lbfgs)", lambda: LogisticRegression(C=C).fit(X_train, y_train)),
+        ("SoftmaxRegression lbfgs C=0.01", lambda: SoftmaxRegression(C=0.01)
+         .fit(X_train, y_train)),
+    ]
+    print(f"{'':<32}{'test accuracy':>14}{'fit time':>11}{'iterations':>12}"
+          f"{'objective':>12}")
+    models = {}
+    for name, fit in trainers:
+        seconds, model = _timed(fit, repeat)
+        models[name] = model
+        w, b = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
+        c = 0.01 if name.endswith("C=0.01") else C
+        value = (pysoftmax.linear_cross_entropy(X_train, w, b, y_train, reduction="sum",
+                                                return_grad=False)
+                 + 0.5 * float(np.sum(w * w)) / c)
+        print(f"{name:<32}{model.score(X_test, y_test):>14.4f}{seconds * 1e3:>8.1f} ms"
+              f"{int(np.max(model.n_iter_)):>12d}{value:>12.4f}")
+    print(f"(objective: sum of the training cross-entropies + ||W||^2 / (2C); iterations: "
+          f"epochs for sgd, calls for partial_fit; fit time: median of {repeat})")
+
+    templates = pysoftmax.plot_templates(models["SoftmaxRegression lbfgs C=0.01"], (8, 8))
+    templates.suptitle("class templates: rows of coef_, SoftmaxRegression(C=0.01) on "
+                       "standardised digits (red raises the class's score, blue lowers it)",
+                       fontsize="medium")
+    curve = pysoftmax.plot_loss_curve(models["SoftmaxRegression sgd"])
+    ax = curve.axes[0]
+    ax.lines[0].set_label("sgd (epochs)")
+    for name, color in (("gd", "C2"), ("lbfgs", "C3")):
+        values = models[f"SoftmaxRegression {name}"].loss_curve_
+        ax.plot(np.arange(1, len(values) + 1), values, color=color, label=f"{name} (iterations)")
+    ax.set(xlabel="epoch or iteration (one pass over the data each; lbfgs's may take more)",
+           ylabel="objective / n", title=f"SoftmaxRegression on digits, C = {C}")
+    ax.legend()
+    paths = [os.path.join(out, name) for name in ("templates.png", "loss_curve.png")]
+    templates.savefig(paths[0], dpi=110)
+    curve.savefig(paths[1], dpi=110)
+    print(f"wrote {paths[0]} (each class's weights as an 8x8 image; C=0.01's penalty draws "
+          f"them towards the class's mean image, C=0.1's are sharper but noisier) and "
+          f"{paths[1]} (the objective per epoch or iteration of sgd, gd and lbfgs)")
+
+
+def _kernel_table(shapes, repeat):
+    rng = np.random.default_rng(0)
+    print(f"\n-- kernels against the NumPy reference: float32, {pysoftmax.get_num_threads()} "
+          f"thread(s), median of {repeat} --")
+    print(f"{'function':<26}{'shape':>14}{'pysoftmax':>12}{'numpy':>12}{'speed-up':>10}"
+          f"{'ns/element':>12}")
+    first = None
+    for n, k in shapes:
+        x = rng.standard_normal((n, k), dtype=np.float32) * 3
+        first = x if first is None else first
+        labels = rng.integers(0, k, size=n)
+        calls = [("softmax", lambda m: m.softmax(x)),
+                 ("log_softmax", lambda m: m.log_softmax(x)),
+                 ("cross_entropy_with_grad", lambda m: m.cross_entropy_with_grad(x, labels))]
+        for name, call in calls:
+            ours = _median_seconds(lambda: call(pysoftmax), repeat)
+            ref = _median_seconds(lambda: call(pysoftmax.reference), repeat)
+            print(f"{name:<26}{f'{n}x{k}':>14}{ours * 1e3:>9.3f} ms{ref * 1e3:>9.3f} ms"
+                  f"{ref / ours:>9.1f}x{ours * 1e9 / x.size:>12.3f}")
+    exact = pysoftmax.reference.softmax(first.astype(np.float64))
+    err = np.max(np.abs(pysoftmax.softmax(first) - exact) / np.spacing(exact.astype(np.float32)))
+    print(f"worst float32 softmax error against a float64 computation ({shapes[0][0]}x"
+          f"{shapes[0][1]}): {err:.2f} ULP")
 
 
 def demo(args):
+    t_start = time.perf_counter()
     np.set_printoptions(precision=4, suppress=True)
     print("pysoftmax", pysoftmax.__version__)
     pysoftmax.show_config()
 
     print("\n-- the softmax family --")
     z = np.array([0.1, 0.2, 0.3])
-    print("softmax([0.1, 0.2, 0.3])              =", pysoftmax.softmax(z))
-    print("  temperature 0.05 (sharper)          =", pysoftmax.softmax(z, temperature=0.05))
-    print("  temperature 10 (flatter)            =", pysoftmax.softmax(z, temperature=10))
-    print("argmax is preserved                    :", int(np.argmax(pysoftmax.softmax(z))) == 2)
-    big = np.array([1000.0, 1000.0])
-    print("logsumexp([1000, 1000]) (naive: inf)   =", pysoftmax.logsumexp(big))
-    print("log_softmax([1e4, 0]) (from logits)    =", pysoftmax.log_softmax(np.array([1e4, 0.0])))
-    masked = pysoftmax.softmax(np.array([2.0, 1.0, 5.0, 0.5]), where=np.array([True, True, False, True]))
-    print("softmax with where=[T, T, F, T]        =", masked)
-    print("axis=0: each column of a (4, 3) array is one distribution:")
-    print(pysoftmax.softmax(np.arange(12.0).reshape(4, 3), axis=0))
+    print("softmax([0.1, 0.2, 0.3])                =", pysoftmax.softmax(z))
+    print("  temperature 0.05 (sharper)            =", pysoftmax.softmax(z, temperature=0.05))
+    print("logsumexp([1000, 1000]) (naive: inf)     =", pysoftmax.logsumexp(np.array([1e3, 1e3])))
+    masked = pysoftmax.softmax(np.array([2.0, 1.0, 5.0, 0.5]),
+                               where=np.array([True, True, False, True]))
+    print("softmax with where=[T, T, F, T]          =", masked)
+    print("cross_entropy([[2, 1, 0.1]], [0])        =",
+          round(pysoftmax.cross_entropy(np.array([[2.0, 1.0, 0.1]]), np.array([0])), 6))
 
-    n, k = args.shape
-    x = np.random.default_rng(0).standard_normal((n, k), dtype=np.float32) * 3
-    print(f"\n-- softmax timing, {n}x{k} float32, {pysoftmax.get_num_threads()} threads, "
-          f"median of {args.repeat} --")
-    ours = _median_seconds(lambda: pysoftmax.softmax(x), args.repeat)
-    print(f"{'pysoftmax':<28}{ours * 1e3:9.3f} ms {ours * 1e9 / x.size:8.3f} ns/element")
-    for name, fn in _peers(x):
-        t = _median_seconds(fn, args.repeat)
-        print(f"{name:<28}{t * 1e3:9.3f} ms {t * 1e9 / x.size:8.3f} ns/element"
-              f"   pysoftmax is {t / ours:5.1f}x faster")
-    ref = pysoftmax.reference.softmax(x.astype(np.float64))
-    err = np.max(np.abs(pysoftmax.softmax(x) - ref) / np.spacing(ref.astype(np.float32)))
-    print(f"worst error against a float64 computation: {err:.2f} ULP")
+    try:
+        import matplotlib  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError as e:
+        print(f"\n(skipping the digits demo: {e}; pip install 'pysoftmax[sklearn,plot]')")
+    else:
+        _digits_comparison(args.out, min(3, args.repeat))
+
+    _kernel_table([(4096, 1000), (65536, 10)], args.repeat)
+    print(f"\ndemo finished in {time.perf_counter() - t_start:.1f} s")
     return 0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pysoftmax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="a short showcase of the API and a timing against NumPy")
-    d.add_argument("--shape", type=int, nargs=2, default=(4096, 1000), metavar=("N", "K"))
-    d.add_argument("--repeat", type=int, default=15)
+    d = sub.add_parser("demo", help="a short showcase: the API, softmax regression on digits "
+                                    "against scikit-learn, a timing against NumPy")
+    d.add_argument("--repeat", type=int, default=15, help="timings: median of this many runs")
+    d.add_argument("--out", default=".", help="directory for templates.png and loss_curve.png")
     d.set_defaults(func=demo)
     c = sub.add_parser("config", help="print the build and runtime configuration")
     c.set_defaults(func=lambda args: pysoftmax.show_config() or 0)

@@ -43,12 +43,13 @@ DATASETS = {"digits": _digits, "iris": lambda: load_iris(return_X_y=True)}
 
 # ---- scikit-learn compatibility ------------------------------------------------------------
 
-# Every check of check_estimator (legacy ones included); none is declared as an expected
-# failure. Unscaled iris (check_non_transformer_estimators_n_iter) needs more than the
-# default 100 iterations, as for LogisticRegression: the ConvergenceWarning is right there.
+# Every check of check_estimator (legacy ones included), for every solver; none is declared
+# as an expected failure. Unscaled iris (check_non_transformer_estimators_n_iter) needs more
+# than the default 100 iterations, as for LogisticRegression: the ConvergenceWarning is right
+# there.
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
-@parametrize_with_checks([SoftmaxRegression()])
+@parametrize_with_checks([SoftmaxRegression(solver=s) for s in ("lbfgs", "gd", "sgd")])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -178,7 +179,7 @@ def test_feature_scaling_is_a_change_of_coordinates(rng):
     X[:, 3] = 7.0                                               # a constant feature
     y, sw = rng.integers(0, 3, size=50), rng.random(50) + 0.5
     objective = _Objective(X, y, sw, 0.7, True, 3)
-    scaling = _FeatureScaling(X, sw, 3, True)
+    scaling = _FeatureScaling.of(objective)
     theta = rng.standard_normal(objective.size)
     u = scaling.u(theta)
     np.testing.assert_allclose(scaling.theta(u), theta, rtol=1e-12, atol=1e-12)
