@@ -747,16 +747,25 @@ struct Rows {
         return r;
     }
 
-    // A row's total over its chunks (exp_sum, sum_row): each chunk's vector sums are added
-    // lane by lane in double (float lanes widened); one horizontal sum when the row ends.
+    // A row's total over its chunks (exp_sum, sum_row). float32: each chunk's vector sums are
+    // added lane by lane in double (widened), one horizontal sum when the row ends. float64 has
+    // one chunk per row (its accumulators are compensated): their horizontal sums are added
+    // with compensation, as the scalar specification adds its terms.
     struct ChunkTotal {
         Lanes s;
-        PYSOFTMAX_STEP ChunkTotal() : s{} {}
+        CompensatedSum c;
+        PYSOFTMAX_STEP ChunkTotal() : s{}, c() {}
         PYSOFTMAX_STEP void add(vec a, vec b) {
-            for (size_t i = 0; i < kH; ++i)
-                s.h[i] = D::add(s.h[i], D::add(V::widen(a, int(i)), V::widen(b, int(i))));
+            if constexpr (sizeof(T) == 8) {
+                c.add(V::hsum(a));
+                c.add(V::hsum(b));
+            } else {
+                for (size_t i = 0; i < kH; ++i)
+                    s.h[i] = D::add(s.h[i], D::add(V::widen(a, int(i)), V::widen(b, int(i))));
+            }
         }
         double value() const {
+            if constexpr (sizeof(T) == 8) return c.value();
             double t = 0.0;
             for (size_t i = 0; i < kH; ++i) t += D::hsum(s.h[i]);
             return t;
