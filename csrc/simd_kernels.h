@@ -339,12 +339,21 @@ struct Rows {
         write_row<Stream>(k, y, ScaleOp{q, k, V::set1(ih), V::set1(il), fix, fix_value});
     }
 
-    // y = (t_hi - log s) + t_lo; -inf where t_hi is -inf (t_lo is NaN there) or masked.
+    // Without temperature, y = (x - c_hi) - c_lo where c_hi + c_lo = max + log s (formed
+    // exactly in double by log_row): two roundings of results of y's size, as in the form below.
+    // With temperature (x / T is rounded), y = (t_hi - log s) + t_lo, the quotient's rounding
+    // kept in t_lo; -inf where t_hi is -inf (t_lo is NaN there). -inf where masked.
+    // a, b: c_hi and c_lo without temperature; the maximum and log s with it.
     template <bool Masked, bool Temp>
-    static PYSOFTMAX_STEP vec log_step(vec xv, mask mv, vec vmx, const Scale& sc, vec vls) {
-        vec hi, lo;
-        shifted<Temp>(xv, vmx, sc, hi, lo);
-        const vec r = V::add(V::sub(hi, vls), V::keep(V::gt(hi, V::set1(-kInf)), lo));
+    static PYSOFTMAX_STEP vec log_step(vec xv, mask mv, vec a, const Scale& sc, vec b) {
+        vec r;
+        if (Temp) {
+            vec hi, lo;
+            shifted<Temp>(xv, a, sc, hi, lo);
+            r = V::add(V::sub(hi, b), V::keep(V::gt(hi, V::set1(-kInf)), lo));
+        } else {
+            r = V::sub(V::sub(xv, a), b);
+        }
         return Masked ? V::select(mv, r, V::set1(-kInf)) : r;
     }
 
@@ -353,23 +362,31 @@ struct Rows {
         const T* x;
         const uint8_t* m;
         size_t k;
-        vec vmx;
+        vec a;
         Scale sc;
-        vec vls;
+        vec b;
         vec full(size_t i) const {
             const mask mv = Masked ? V::load_mask(m + i) : mask{};
-            return log_step<Masked, Temp>(V::loadu(x + i), mv, vmx, sc, vls);
+            return log_step<Masked, Temp>(V::loadu(x + i), mv, a, sc, b);
         }
         vec tail(size_t i) const {
             const mask mv = Masked ? V::load_mask_tail(m + i, k - i) : mask{};
-            return log_step<Masked, Temp>(V::load_tail(x + i, k - i, T(0)), mv, vmx, sc, vls);
+            return log_step<Masked, Temp>(V::load_tail(x + i, k - i, T(0)), mv, a, sc, b);
         }
     };
 
+    // ls = log s in double.
     template <bool Masked, bool Temp, bool Stream>
     static void log_row(size_t k, const T* x, const uint8_t* m, T* y, T mx, const Scale& sc,
-                        T ls) {
-        write_row<Stream>(k, y, LogOp<Masked, Temp>{x, m, k, V::set1(mx), sc, V::set1(ls)});
+                        double ls) {
+        T a = mx, b = T(ls);
+        if (!Temp) {
+            double hi, lo;  // max + log s exactly, then as a T plus the rest
+            two_diff(double(mx), -ls, hi, lo);
+            a = T(hi);
+            b = T((hi - double(a)) + lo);
+        }
+        write_row<Stream>(k, y, LogOp<Masked, Temp>{x, m, k, V::set1(a), sc, V::set1(b)});
     }
 
     // A row holding an included NaN that max() skipped: NaN where included, else excluded.
@@ -407,7 +424,7 @@ struct Rows {
             fill_nan(k, m, y, log ? -kInf : T(0));
             return;
         }
-        if (log) log_row<Masked, Temp, Stream>(k, x, m, y, mx, sc, T(std::log(s)));
+        if (log) log_row<Masked, Temp, Stream>(k, x, m, y, mx, sc, std::log(s));
         else scale_row<Stream>(k, q, y, s);
     }
 
