@@ -904,7 +904,13 @@ struct Rows {
         const Scale sc{V::set1(ih), V::set1(il)};
         const Lanes s = block_sum<Temp>(k, b, m, sc, wide, !log);
         if (!all_numbers(s)) return false;
-        if (log) {
+        if (log && !Temp) {
+            // as log_step: (x - c_hi) - c_lo with c_hi + c_lo = m + log s in each lane
+            const Lanes mw = widen(m), ls = llog(s), c = ladd(mw, ls), bb = lsub(c, mw);
+            const Lanes err = ladd(lsub(mw, lsub(c, bb)), lsub(ls, bb));  // TwoSum's rounding
+            const vec c_hi = c.narrow(), c_lo = ladd(lsub(c, widen(c_hi)), err).narrow();
+            for (size_t j = 0; j < k; ++j) b.set(j, V::sub(V::sub(b.col(j), c_hi), c_lo));
+        } else if (log) {
             const Lanes ls = llog(s);
             const vec ls_hi = ls.narrow(), ls_lo = rest(ls);
             for (size_t j = 0; j < k; ++j) {
