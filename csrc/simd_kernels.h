@@ -5,7 +5,9 @@
 // They compute what scalar.cpp specifies, with the same formulas, W lanes at a time:
 //   pass 1  max (and min) of the row, 4 accumulators
 //   pass 2  q = exp(t) with t = (x - max) / T carried as hi + lo; sum q (and store q for softmax)
-//   pass 3  softmax: y = q / s (as q * 1/s, 1/s in hi + lo); log_softmax: y = (t_hi - log s) + t_lo, re-read from x
+//   pass 3  softmax: y = q / s (as q * 1/s, 1/s in hi + lo); log_softmax, re-read from x:
+//           y = (x - c_hi) - c_lo with c_hi + c_lo = max + log s (with temperature:
+//           y = (t_hi - log s) + t_lo)
 // Rows whose maximum is not finite (all -inf, +inf, NaN under max, everything masked) go to the
 // scalar specification. A NaN that max() skipped makes s NaN; such rows are filled with NaN.
 //
