@@ -232,33 +232,20 @@ def sweep_shapes():
 def median_seconds(fn, min_repeats, min_time):
     """Median time of `fn()` after one warm-up call, over at least `min_repeats` calls and
     `min_time` seconds; the garbage collector is off while timing, as in timeit."""
-    return interleaved_medians({None: fn}, min_repeats, min_time)[None]
-
-
-def interleaved_medians(fns, min_repeats, min_time):
-    """{name: median seconds} of each zero-argument callable in `fns`, timed in rounds (one call
-    of each per round, after one warm-up call each) for at least `min_repeats` rounds and
-    `min_time` seconds per callable. Interleaving puts every callable in the same stretches of
-    time, so that a machine whose speed drifts (a shared VM) shifts them together and their
-    ratios hold. The garbage collector is off while timing, as in timeit."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
+    fn()
+    times = []
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start, budget = time.perf_counter(), min_time * len(fns)
-        rounds = 0
-        while rounds < min_repeats or time.perf_counter() - start < budget:
-            for name, fn in fns.items():
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-            rounds += 1
+        start = time.perf_counter()
+        while len(times) < min_repeats or time.perf_counter() - start < min_time:
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
     finally:
         if was_enabled:
             gc.enable()
-    return {name: statistics.median(t) for name, t in times.items()}
+    return statistics.median(times)
 
 
 def installed_libraries():
@@ -321,23 +308,23 @@ def _progress(total):
         from tqdm import tqdm
     except ImportError:
         return _Counter(total)
-    return tqdm(total=total, file=sys.stderr, unit="row", leave=False)
+    return tqdm(total=total, file=sys.stderr, unit="timing", leave=False)
 
 
 def measure(rows, libraries, threads, min_repeats, min_time):
-    """Times every row with every library in `libraries` that offers its op: one row's
-    libraries interleaved (interleaved_medians), on the same inputs and thread count. Returns
-    one dict per row."""
+    """Times every row with every library in `libraries` that offers its op; one row's libraries
+    back to back, on the same inputs and thread count. Returns one dict per row."""
     plan = [(row, [lib for lib in libraries if row[0] in SUPPORTED[lib]]) for row in rows]
-    bar = _progress(len(plan))
+    bar = _progress(sum(len(libs) for _, libs in plan))
     results = []
     try:
         for (op, n, k, dtype), libs in plan:
-            bar.set_description(f"{op} {n}x{k} {dtype}")
             data = make_inputs(n, k, dtype)
-            fns = {lib: kernel(op, lib, data, threads) for lib in libs}
-            medians = interleaved_medians(fns, min_repeats, min_time)
-            bar.update(1)
+            medians = {}
+            for lib in libs:
+                bar.set_description(f"{op} {n}x{k} {dtype} {lib}")
+                medians[lib] = median_seconds(kernel(op, lib, data, threads), min_repeats, min_time)
+                bar.update(1)
             results.append(_result(op, n, k, dtype, threads, data, medians))
     finally:
         bar.close()
