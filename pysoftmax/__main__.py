@@ -24,11 +24,6 @@ def _timed(fn, repeat):
     return statistics.median(times), result
 
 
-def _median_seconds(fn, repeat):
-    fn()  # warm-up
-    return _timed(fn, repeat)[0]
-
-
 def _digits_comparison(out, repeat):
     """SoftmaxRegression's solvers against LogisticRegression on scikit-learn's digits (fit
     times: medians of `repeat`); writes templates.png and loss_curve.png into `out`."""
@@ -121,8 +116,8 @@ def _kernel_table(shapes, repeat):
                  ("log_softmax", lambda m: m.log_softmax(x)),
                  ("cross_entropy_with_grad", lambda m: m.cross_entropy_with_grad(x, labels))]
         for name, call in calls:
-            ours = _median_seconds(lambda: call(pysoftmax), repeat)
-            ref = _median_seconds(lambda: call(pysoftmax.reference), repeat)
+            ours = _bench.median_seconds(lambda: call(pysoftmax), repeat, 0.0)
+            ref = _bench.median_seconds(lambda: call(pysoftmax.reference), repeat, 0.0)
             print(f"{name:<26}{f'{n}x{k}':>14}{ours * 1e3:>9.3f} ms{ref * 1e3:>9.3f} ms"
                   f"{ref / ours:>9.1f}x{ours * 1e9 / x.size:>12.3f}")
     exact = pysoftmax.reference.softmax(first.astype(np.float64))
