@@ -26,15 +26,30 @@ namespace {
 
 struct Avx2F64;
 
-// The first n (< 32 / sizeof(T)) elements of v, stored with at most three plain stores.
-template <class T, class Vec>
-inline void store_part(T* p, size_t n, Vec v) {
-    alignas(32) unsigned char b[32];
-    std::memcpy(b, &v, 32);
-    size_t bytes = n * sizeof(T), at = 0;
-    if (bytes & 16) std::memcpy(reinterpret_cast<unsigned char*>(p) + at, b + at, 16), at += 16;
-    if (bytes & 8) std::memcpy(reinterpret_cast<unsigned char*>(p) + at, b + at, 8), at += 8;
-    if (bytes & 4) std::memcpy(reinterpret_cast<unsigned char*>(p) + at, b + at, 4);
+// The first n (0 < n < 8) floats / (0 < n < 4) doubles of v, by at most three plain stores
+// from registers.
+inline void store_part(float* p, size_t n, __m256 v) {
+    __m128 h = _mm256_castps256_ps128(v);
+    if (n & 4) {
+        _mm_storeu_ps(p, h);
+        h = _mm256_extractf128_ps(v, 1);
+        p += 4;
+    }
+    if (n & 2) {
+        _mm_storel_pi(reinterpret_cast<__m64*>(p), h);
+        h = _mm_movehl_ps(h, h);
+        p += 2;
+    }
+    if (n & 1) _mm_store_ss(p, h);
+}
+inline void store_part(double* p, size_t n, __m256d v) {
+    __m128d h = _mm256_castpd256_pd128(v);
+    if (n & 2) {
+        _mm_storeu_pd(p, h);
+        h = _mm256_extractf128_pd(v, 1);
+        p += 2;
+    }
+    if (n & 1) _mm_store_sd(p, h);
 }
 
 struct Avx2F32 {

@@ -117,12 +117,14 @@ PYSOFTMAX_STEP typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
 
 // log(s) for s >= 1 finite (a softmax's normaliser): s = m 2^e with m in [sqrt(1/2), sqrt(2)),
 // log m = 2 atanh(f) = 2f (1 + f^2/3 + f^4/5 + ...) with f = (m - 1) / (m + 1), |f| <= 0.1716,
-// truncated where the next term is below the dtype's precision; e ln2 in hi + lo.
-template <class V>
+// truncated where the next term is below the precision of R (the result's type: float32 rows
+// take this log in double lanes but need only float's precision, relative error < 2e-9 with 5
+// terms); e ln2 in hi + lo.
+template <class V, class R = typename V::T>
 inline typename V::vec log_ge1(typename V::vec s) {
     using T = typename V::T;
     using vec = typename V::vec;
-    constexpr int terms = sizeof(T) == 4 ? 5 : 11;
+    constexpr int terms = sizeof(R) == 4 ? 5 : 11;
     const vec one = V::set1(T(1));
     vec e;
     vec m = V::split_exp(s, e);
@@ -138,11 +140,11 @@ inline typename V::vec log_ge1(typename V::vec s) {
 }
 
 // log(1 + u) for u >= 0, accurate for tiny u: with v = 1 + u rounded, log(v) * u / (v - 1).
-template <class V>
+template <class V, class R = typename V::T>
 inline typename V::vec log1p_ge0(typename V::vec u) {
     using T = typename V::T;
     const typename V::vec one = V::set1(T(1)), v = V::add(one, u), d = V::sub(v, one);
-    return V::select(V::eq(d, V::set1(T(0))), u, V::mul(log_ge1<V>(v), V::div(u, d)));
+    return V::select(V::eq(d, V::set1(T(0))), u, V::mul(log_ge1<V, R>(v), V::div(u, d)));
 }
 
 template <class V>
@@ -709,10 +711,11 @@ struct Rows {
     // reciprocal and the log of each lane's sum with vector code. A block holding a row that is
     // not finite (or a label the caller failed to check) is redone by the row kernels, which
     // handle those rows exactly as the scalar specification says.
-    // Measured (1 thread, 2**22 float32 elements): logsumexp is faster in blocks up to k = 127;
-    // softmax and cross-entropy, which also write k values per row, only up to k = 64 (the
-    // row kernels stream their stores and need no transposes).
-    static constexpr size_t kShortK = 127, kShortStoreK = 64;
+    // Measured (1 thread, 655360 elements, two blocks in flight): logsumexp is faster in
+    // blocks up to k = 127, and so are float32 softmax, log_softmax and cross-entropy (k = 80
+    // and 100: 15-25%); float64's, which write k values of 8 bytes per row, only up to k = 64
+    // (beyond, the row kernels' streamed stores without transposes are as fast).
+    static constexpr size_t kShortK = 127, kShortStoreK = sizeof(T) == 4 ? 127 : 64;
 
     struct Block {
         // c[j * W + r] = row r, element j; room for whole groups of W columns, so that
@@ -812,44 +815,62 @@ struct Rows {
     }
     static Lanes llog(const Lanes& a) {
         Lanes r;
-        for (size_t i = 0; i < kH; ++i) r.h[i] = log_ge1<D>(a.h[i]);
+        for (size_t i = 0; i < kH; ++i) r.h[i] = log_ge1<D, T>(a.h[i]);
         return r;
     }
     static Lanes llog1p(const Lanes& a) {
         Lanes r;
-        for (size_t i = 0; i < kH; ++i) r.h[i] = log1p_ge0<D>(a.h[i]);
+        for (size_t i = 0; i < kH; ++i) r.h[i] = log1p_ge0<D, T>(a.h[i]);
         return r;
     }
     // a - narrow(a): the part a T cannot hold
     static vec rest(const Lanes& a) { return lsub(a, widen(a.narrow())).narrow(); }
 
-    // Pass 1 over a block: each lane's maximum (0 in lanes whose maximum is not finite, which
-    // clear their bit in `ok`) and whether some lane spreads beyond the fast exp's range.
-    static vec block_max(size_t k, const Block& b, double temperature, int& ok, bool& wide) {
-        vec mx = V::set1(-kInf), mn = V::set1(kInf);
-        for (size_t j = 0; j < k; ++j) {
-            const vec v = b.col(j);
-            mx = V::max(v, mx);  // a NaN v leaves mx: NaN shows up in the sum instead
-            mn = V::min(v, mn);
+    // The block kernels below take U blocks at once (kGroup in the loops): each block's chains
+    // (the max and sum over its k columns, the log and the reciprocal of its sums) are short
+    // and serial, so one block alone leaves the core waiting on latencies; U independent ones
+    // fill them. Lanes are independent, so a row's result does not depend on U.
+    static constexpr size_t kGroup = 2;
+
+    // Pass 1 over U blocks: each lane's maximum; ok = every lane's maximum is finite; wide =
+    // some lane spreads beyond the fast exp's range.
+    template <size_t U>
+    static void block_max(size_t k, const Block* b, double temperature, vec* m, bool& ok, bool& wide) {
+        vec mn[U];
+        for (size_t u = 0; u < U; ++u) m[u] = V::set1(-kInf), mn[u] = V::set1(kInf);
+        for (size_t j = 0; j < k; ++j)
+            for (size_t u = 0; u < U; ++u) {
+                const vec v = b[u].col(j);
+                m[u] = V::max(v, m[u]);  // a NaN v leaves m: NaN shows up in the sum instead
+                mn[u] = V::min(v, mn[u]);
+            }
+        ok = true;
+        wide = false;
+        for (size_t u = 0; u < U; ++u) {
+            const mask above = V::gt(m[u], V::set1(-kInf)), below = V::gt(V::set1(kInf), m[u]);
+            ok = ok && (V::lanes(above) & V::lanes(below)) == kAllLanes;
+            const vec spread = V::mul(V::sub(mn[u], m[u]), V::set1(T(1.0 / temperature)));
+            wide = wide || V::lanes(V::not_lt(spread, V::set1(T(ExpConsts<T>::fast_min)))) != kAllLanes;
         }
-        const mask above = V::gt(mx, V::set1(-kInf)), below = V::gt(V::set1(kInf), mx);
-        ok = V::lanes(above) & V::lanes(below);
-        const vec spread = V::mul(V::sub(mn, mx), V::set1(T(1.0 / temperature)));
-        wide = V::lanes(V::not_lt(spread, V::set1(T(ExpConsts<T>::fast_min)))) != kAllLanes;
-        return V::keep(above, V::keep(below, mx));
     }
 
-    // A lane accumulator in double: float lanes are widened (a float sum over a short row's
-    // lanes would cost log_softmax its bound); double lanes are compensated.
+    // A lane accumulator in double. float lanes add kLaneChunk terms in float (as exp_sum's
+    // chunks) and go on in double (a float sum over a short row's lanes would cost
+    // log_softmax its bound); double lanes are compensated.
+    static constexpr size_t kLaneChunk = sizeof(T) == 4 ? 2 : ~size_t(0);
     struct LaneAcc {
         Lanes s;
         Acc acc;
-        PYSOFTMAX_STEP LaneAcc() : s{}, acc() {}  // explicit, as Acc's
+        vec part;
+        PYSOFTMAX_STEP LaneAcc() : s{}, acc(), part(V::set1(T(0))) {}  // explicit, as Acc's
         PYSOFTMAX_STEP void add(vec q) {
+            if constexpr (sizeof(T) == 4) part = V::add(part, q);
+            else acc.add(q);
+        }
+        PYSOFTMAX_STEP void flush() {  // after each chunk
             if constexpr (sizeof(T) == 4) {
-                for (size_t i = 0; i < kH; ++i) s.h[i] = D::add(s.h[i], V::widen(q, int(i)));
-            } else {
-                acc.add(q);
+                for (size_t i = 0; i < kH; ++i) s.h[i] = D::add(s.h[i], V::widen(part, int(i)));
+                part = V::set1(T(0));
             }
         }
         Lanes value() const {
@@ -858,154 +879,234 @@ struct Rows {
         }
     };
 
-    // Pass 2: each lane's sum of q_j = exp((x_j - m) / T); q_j replaces x_j when Store. With
-    // a label vector y (CE), also the sum of q_j over j != y.
-    template <bool Wide, bool Temp, bool Store, bool Other>
-    static Lanes block_exp(size_t k, Block& b, vec m, const Scale& sc, vec y, Lanes& other) {
-        LaneAcc a, o;
-        for (size_t j = 0; j < k; ++j) {
-            vec hi, lo;
-            shifted<Temp>(b.col(j), m, sc, hi, lo);
-            const vec q = exp_lo<V, Wide>(hi, lo);
-            a.add(q);
-            if (Other) o.add(V::select(V::eq(y, V::set1(T(j))), V::set1(T(0)), q));
-            if (Store) b.set(j, q);
+    // Pass 2: each lane's sum s of q_j = exp((x_j - m) / T); q_j replaces x_j when Store.
+    template <size_t U, bool Wide, bool Temp, bool Store>
+    static void block_exp(size_t k, Block* b, const vec* m, const Scale& sc, Lanes* s) {
+        LaneAcc a[U];
+        for (size_t j0 = 0; j0 < k; j0 += kLaneChunk) {
+            const size_t j1 = k - j0 > kLaneChunk ? j0 + kLaneChunk : k;
+            for (size_t j = j0; j < j1; ++j)
+                for (size_t u = 0; u < U; ++u) {
+                    vec hi, lo;
+                    shifted<Temp>(b[u].col(j), m[u], sc, hi, lo);
+                    const vec q = exp_lo<V, Wide>(hi, lo);
+                    a[u].add(q);
+                    if (Store) b[u].set(j, q);
+                }
+            for (size_t u = 0; u < U; ++u) a[u].flush();
         }
-        if (Other) other = o.value();
-        return a.value();
+        for (size_t u = 0; u < U; ++u) s[u] = a[u].value();
     }
 
-    template <bool Temp>
-    static Lanes block_sum(size_t k, Block& b, vec m, const Scale& sc, bool wide, bool store) {
-        Lanes unused;
-        const vec y = V::set1(T(0));
-        if (store)
-            return wide ? block_exp<true, Temp, true, false>(k, b, m, sc, y, unused)
-                        : block_exp<false, Temp, true, false>(k, b, m, sc, y, unused);
-        return wide ? block_exp<true, Temp, false, false>(k, b, m, sc, y, unused)
-                    : block_exp<false, Temp, false, false>(k, b, m, sc, y, unused);
+    // Each lane's sum of its column j's values over j != y (y: the lane's label), summed as
+    // block_exp sums.
+    template <size_t U>
+    static void block_others(size_t k, const Block* b, const vec* y, Lanes* s) {
+        LaneAcc a[U];
+        vec jv = V::set1(T(0));
+        for (size_t j0 = 0; j0 < k; j0 += kLaneChunk) {
+            const size_t j1 = k - j0 > kLaneChunk ? j0 + kLaneChunk : k;
+            for (size_t j = j0; j < j1; ++j, jv = V::add(jv, V::set1(T(1))))
+                for (size_t u = 0; u < U; ++u)
+                    a[u].add(V::select(V::eq(y[u], jv), V::set1(T(0)), b[u].col(j)));
+            for (size_t u = 0; u < U; ++u) a[u].flush();
+        }
+        for (size_t u = 0; u < U; ++u) s[u] = a[u].value();
     }
 
-    static bool all_numbers(const Lanes& s) {
-        const vec n = s.narrow();
-        return V::lanes(V::eq(n, n)) == kAllLanes;
+    template <size_t U, bool Temp>
+    static void block_sum(size_t k, Block* b, const vec* m, const Scale& sc, bool wide, bool store,
+                          Lanes* s) {
+        if (store) {
+            if (wide) block_exp<U, true, Temp, true>(k, b, m, sc, s);
+            else block_exp<U, false, Temp, true>(k, b, m, sc, s);
+        } else {
+            if (wide) block_exp<U, true, Temp, false>(k, b, m, sc, s);
+            else block_exp<U, false, Temp, false>(k, b, m, sc, s);
+        }
     }
 
-    // softmax / log_softmax of W rows; false if the block needs the row kernels.
-    template <bool Temp>
+    template <size_t U>
+    static bool all_numbers(const Lanes* s) {
+        bool all = true;
+        for (size_t u = 0; u < U; ++u) {
+            const vec n = s[u].narrow();
+            all = all && V::lanes(V::eq(n, n)) == kAllLanes;
+        }
+        return all;
+    }
+
+    template <size_t U>
+    static void load_blocks(size_t k, const T* x, ptrdiff_t ldx, Block* b) {
+        for (size_t u = 0; u < U; ++u) load_block(k, x + ptrdiff_t(u * W) * ldx, ldx, b[u]);
+    }
+    template <size_t U>
+    static void store_blocks(size_t k, const Block* b, T* y, ptrdiff_t ldy) {
+        for (size_t u = 0; u < U; ++u) store_block(k, b[u], y + ptrdiff_t(u * W) * ldy, ldy);
+    }
+
+    // softmax / log_softmax of U W rows; false if the blocks need the row kernels (then
+    // nothing is written).
+    template <size_t U, bool Temp>
     static bool softmax_block(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t ldy,
                               double temperature, bool log) {
-        Block b;
-        load_block(k, x, ldx, b);
-        int ok;
-        bool wide;
-        const vec m = block_max(k, b, temperature, ok, wide);
-        if (ok != kAllLanes) return false;
+        Block b[U];
+        load_blocks<U>(k, x, ldx, b);
+        vec m[U];
+        bool ok, wide;
+        block_max<U>(k, b, temperature, m, ok, wide);
+        if (!ok) return false;
         T ih, il;
         inverse_hi_lo<T>(temperature, ih, il);
         const Scale sc{V::set1(ih), V::set1(il)};
-        const Lanes s = block_sum<Temp>(k, b, m, sc, wide, !log);
-        if (!all_numbers(s)) return false;
+        Lanes s[U];
+        block_sum<U, Temp>(k, b, m, sc, wide, !log, s);
+        if (!all_numbers<U>(s)) return false;
         if (log && !Temp) {
             // as log_step: (x - c_hi) - c_lo with c_hi + c_lo = m + log s in each lane
-            const Lanes mw = widen(m), ls = llog(s), c = ladd(mw, ls), bb = lsub(c, mw);
-            const Lanes err = ladd(lsub(mw, lsub(c, bb)), lsub(ls, bb));  // TwoSum's rounding
-            const vec c_hi = c.narrow(), c_lo = ladd(lsub(c, widen(c_hi)), err).narrow();
-            for (size_t j = 0; j < k; ++j) b.set(j, V::sub(V::sub(b.col(j), c_hi), c_lo));
-        } else if (log) {
-            const Lanes ls = llog(s);
-            const vec ls_hi = ls.narrow(), ls_lo = rest(ls);
-            for (size_t j = 0; j < k; ++j) {
-                vec hi, lo;
-                shifted<Temp>(b.col(j), m, sc, hi, lo);
-                // (t_hi - log s) + (t_lo - log s's low part); -inf stays -inf
-                const vec r = V::add(V::sub(hi, ls_hi), V::sub(V::keep(V::gt(hi, V::set1(-kInf)), lo), ls_lo));
-                b.set(j, r);
+            vec c_hi[U], c_lo[U];
+            for (size_t u = 0; u < U; ++u) {
+                const Lanes mw = widen(m[u]), ls = llog(s[u]), c = ladd(mw, ls), bb = lsub(c, mw);
+                const Lanes err = ladd(lsub(mw, lsub(c, bb)), lsub(ls, bb));  // TwoSum's rounding
+                c_hi[u] = c.narrow();
+                c_lo[u] = ladd(lsub(c, widen(c_hi[u])), err).narrow();
             }
+            for (size_t j = 0; j < k; ++j)
+                for (size_t u = 0; u < U; ++u)
+                    b[u].set(j, V::sub(V::sub(b[u].col(j), c_hi[u]), c_lo[u]));
+        } else if (log) {
+            vec ls_hi[U], ls_lo[U];
+            for (size_t u = 0; u < U; ++u) {
+                const Lanes ls = llog(s[u]);
+                ls_hi[u] = ls.narrow();
+                ls_lo[u] = rest(ls);
+            }
+            for (size_t j = 0; j < k; ++j)
+                for (size_t u = 0; u < U; ++u) {
+                    vec hi, lo;
+                    shifted<Temp>(b[u].col(j), m[u], sc, hi, lo);
+                    // (t_hi - log s) + (t_lo - log s's low part); -inf stays -inf
+                    const vec lo_k = V::keep(V::gt(hi, V::set1(-kInf)), lo);
+                    b[u].set(j, V::add(V::sub(hi, ls_hi[u]), V::sub(lo_k, ls_lo[u])));
+                }
         } else {
-            const Lanes inv = ldiv(widen(V::set1(T(1))), s);
-            const vec ih_v = inv.narrow(), il_v = rest(inv);
-            for (size_t j = 0; j < k; ++j) b.set(j, div_step(b.col(j), ih_v, il_v));
+            vec ih_v[U], il_v[U];
+            for (size_t u = 0; u < U; ++u) {
+                const Lanes inv = ldiv(widen(V::set1(T(1))), s[u]);
+                ih_v[u] = inv.narrow();
+                il_v[u] = rest(inv);
+            }
+            for (size_t j = 0; j < k; ++j)
+                for (size_t u = 0; u < U; ++u) b[u].set(j, div_step(b[u].col(j), ih_v[u], il_v[u]));
         }
-        store_block(k, b, y, ldy);
+        store_blocks<U>(k, b, y, ldy);
         return true;
     }
 
+    template <size_t U>
     static bool logsumexp_block(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t incy) {
-        Block b;
-        load_block(k, x, ldx, b);
-        int ok;
-        bool wide;
-        const vec m = block_max(k, b, 1.0, ok, wide);
-        if (ok != kAllLanes) return false;
+        Block b[U];
+        load_blocks<U>(k, x, ldx, b);
+        vec m[U];
+        bool ok, wide;
+        block_max<U>(k, b, 1.0, m, ok, wide);
+        if (!ok) return false;
         const Scale sc{V::set1(T(1)), V::set1(T(0))};
-        const Lanes s = block_sum<false>(k, b, m, sc, wide, false);
-        if (!all_numbers(s)) return false;
-        alignas(64) T r[W];
-        V::storeu(r, ladd(widen(m), llog(s)).narrow());
-        for (size_t i = 0; i < W; ++i) y[ptrdiff_t(i) * incy] = r[i];
+        Lanes s[U];
+        block_sum<U, false>(k, b, m, sc, wide, false, s);
+        if (!all_numbers<U>(s)) return false;
+        alignas(64) T r[U * W];
+        for (size_t u = 0; u < U; ++u) V::storeu(r + u * W, ladd(widen(m[u]), llog(s[u])).narrow());
+        for (size_t i = 0; i < U * W; ++i) y[ptrdiff_t(i) * incy] = r[i];
         return true;
     }
 
-    // Cross-entropy against class indices without smoothing for W rows (see ce_label_row):
+    // Cross-entropy against class indices without smoothing for U W rows (see ce_label_row):
     // grad = c (p - onehot(y)) with c = scale w[y], the label's entry as -c (s - q_y) / s;
     // loss = c (log s - t_y) = c log1p((s - q_y) / q_y), accurate when p_y is near 1.
+    template <size_t U>
     static bool ce_block(size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels,
                          const T* weight, T* g, ptrdiff_t ldg, double* loss,
                          const CrossEntropyParams& p) {
-        alignas(64) T yl[W], cl[W];
-        alignas(64) double cd[W];
-        for (size_t i = 0; i < W; ++i) {
+        constexpr size_t R = U * W;
+        alignas(64) T yl[R], cl[R];
+        alignas(64) double cd[R];
+        size_t at[R];  // row i's label entry in its block, b[i / W].c[at[i]] (its first if ignored)
+        for (size_t i = 0; i < R; ++i) {
             const int64_t lab = labels[i];
-            if (lab == p.ignore_index) {
-                yl[i] = T(-1);
-                cd[i] = 0.0;
-            } else if (lab < 0 || uint64_t(lab) >= k) {
-                return false;
-            } else {
-                yl[i] = T(lab);
-                cd[i] = p.scale * (weight ? double(weight[lab]) : 1.0);
-            }
+            const bool ignored = lab == p.ignore_index;
+            if (!ignored && (lab < 0 || uint64_t(lab) >= k)) return false;
+            yl[i] = ignored ? T(-1) : T(lab);
+            at[i] = (ignored ? 0 : size_t(lab)) * W + i % W;
+            cd[i] = ignored ? 0.0 : p.scale * (weight ? double(weight[lab]) : 1.0);
             cl[i] = T(cd[i]);
         }
-        Block b;
-        load_block(k, x, ldx, b);
-        int ok;
-        bool wide;
-        const vec m = block_max(k, b, 1.0, ok, wide);
-        if (ok != kAllLanes) return false;
-        alignas(64) T ty[W], qy[W];  // x_y, then exp(x_y - m)
-        for (size_t i = 0; i < W; ++i) ty[i] = yl[i] < T(0) ? T(0) : b.c[size_t(yl[i]) * W + i];
+        Block b[U];
+        load_blocks<U>(k, x, ldx, b);
+        vec m[U];
+        bool ok, wide;
+        block_max<U>(k, b, 1.0, m, ok, wide);
+        if (!ok) return false;
+        alignas(64) T ty[R], qy[R];  // x_y, then exp(x_y - m)
+        for (size_t i = 0; i < R; ++i) ty[i] = b[i / W].c[at[i]];
         const Scale sc{V::set1(T(1)), V::set1(T(0))};
-        const vec yv = V::loadu(yl);
-        Lanes other;
-        const Lanes s = wide ? block_exp<true, false, true, true>(k, b, m, sc, yv, other)
-                             : block_exp<false, false, true, true>(k, b, m, sc, yv, other);
-        if (!all_numbers(s)) return false;
-        for (size_t i = 0; i < W; ++i) qy[i] = yl[i] < T(0) ? T(1) : b.c[size_t(yl[i]) * W + i];
-        // loss per lane: log1p(other / q_y) while q_y is normal, else log s - (x_y - m)
-        const Lanes q = widen(V::loadu(qy));
-        const Lanes near = llog1p(ldiv(other, q));
-        typename D::mask is_near[kH];
-        bool all_near = true;
-        for (size_t i = 0; i < kH; ++i) {
-            is_near[i] = D::gt(q.h[i], D::set1(1e-30));
-            all_near = all_near && D::lanes(is_near[i]) == (1 << D::W) - 1;
+        vec yv[U];
+        for (size_t u = 0; u < U; ++u) yv[u] = V::loadu(yl + u * W);
+        Lanes s[U];
+        block_sum<U, false>(k, b, m, sc, wide, true, s);
+        if (!all_numbers<U>(s)) return false;
+        for (size_t i = 0; i < R; ++i) qy[i] = yl[i] < T(0) ? T(1) : b[i / W].c[at[i]];
+        // other = s - q_y, summed on its own in lanes where the label holds most of the mass
+        Lanes q[U], other[U];
+        typename D::mask confident[U][kH];
+        bool some_confident = false;
+        for (size_t u = 0; u < U; ++u) {
+            q[u] = widen(V::loadu(qy + u * W));
+            other[u] = lsub(s[u], q[u]);
+            for (size_t i = 0; i < kH; ++i) {
+                confident[u][i] = D::gt(q[u].h[i], D::mul(D::set1(0.5), s[u].h[i]));
+                some_confident = some_confident || D::lanes(confident[u][i]) != 0;
+            }
         }
-        // log s - t_y only where some q_y is tiny (rare; it costs a log of each lane)
-        const Lanes far = all_near ? near : lsub(llog(s), lsub(widen(V::loadu(ty)), widen(m)));
-        alignas(64) double lv[W];
-        for (size_t i = 0; i < kH; ++i)
-            D::storeu(lv + i * D::W, D::select(is_near[i], near.h[i], far.h[i]));
-        for (size_t i = 0; i < W; ++i) loss[i] = cd[i] * lv[i];
+        if (some_confident) {
+            Lanes exact[U];
+            block_others<U>(k, b, yv, exact);
+            for (size_t u = 0; u < U; ++u)
+                for (size_t i = 0; i < kH; ++i)
+                    other[u].h[i] = D::select(confident[u][i], exact[u].h[i], other[u].h[i]);
+        }
+        // loss per lane: log1p(other / q_y) while q_y is normal, else log s - (x_y - m)
+        Lanes near[U];
+        typename D::mask is_near[U][kH];
+        bool all_near = true;
+        for (size_t u = 0; u < U; ++u) {
+            near[u] = llog1p(ldiv(other[u], q[u]));
+            for (size_t i = 0; i < kH; ++i) {
+                is_near[u][i] = D::gt(q[u].h[i], D::set1(1e-30));
+                all_near = all_near && D::lanes(is_near[u][i]) == (1 << D::W) - 1;
+            }
+        }
+        alignas(64) double lv[R];
+        for (size_t u = 0; u < U; ++u) {
+            // log s - t_y only where some q_y is tiny (rare; it costs a log of each lane)
+            const Lanes far = all_near ? near[u] : lsub(llog(s[u]), lsub(widen(V::loadu(ty + u * W)), widen(m[u])));
+            for (size_t i = 0; i < kH; ++i)
+                D::storeu(lv + u * W + i * D::W, D::select(is_near[u][i], near[u].h[i], far.h[i]));
+        }
+        for (size_t i = 0; i < R; ++i) loss[i] = cd[i] * lv[i];
         if (g) {
-            const Lanes c = widen(V::loadu(cl));
-            const Lanes cs = ldiv(c, s);
-            const vec ch = cs.narrow(), cr = rest(cs);
-            const vec gy = lsub(widen(V::set1(T(0))), lmul(cs, other)).narrow();
-            for (size_t j = 0; j < k; ++j)
-                b.set(j, V::select(V::eq(yv, V::set1(T(j))), gy, div_step(b.col(j), ch, cr)));
-            store_block(k, b, g, ldg);
+            vec ch[U], cr[U], gy[U];
+            for (size_t u = 0; u < U; ++u) {
+                const Lanes cs = ldiv(widen(V::loadu(cl + u * W)), s[u]);
+                ch[u] = cs.narrow();
+                cr[u] = rest(cs);
+                gy[u] = lsub(widen(V::set1(T(0))), lmul(cs, other[u])).narrow();
+            }
+            vec jv = V::set1(T(0));
+            for (size_t j = 0; j < k; ++j, jv = V::add(jv, V::set1(T(1))))
+                for (size_t u = 0; u < U; ++u)
+                    b[u].set(j, V::select(V::eq(yv[u], jv), gy[u], div_step(b[u].col(j), ch[u], cr[u])));
+            store_blocks<U>(k, b, g, ldg);
         }
         return true;
     }
@@ -1032,15 +1133,13 @@ struct Rows {
                              ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
         if constexpr (V::kTranspose) {
             if (m == nullptr && k <= kShortStoreK) {
-                const bool temp = temperature != 1.0;
+                // groups of kGroup blocks; a group the block kernels refuse goes block by
+                // block, and a block they refuse to the row kernels
                 size_t r = 0;
-                for (; r + W <= n; r += W) {
-                    const T* xr = x + ptrdiff_t(r) * ldx;
-                    T* yr = y + ptrdiff_t(r) * ldy;
-                    if (!(temp ? softmax_block<true>(k, xr, ldx, yr, ldy, temperature, Log)
-                               : softmax_block<false>(k, xr, ldx, yr, ldy, temperature, Log)))
-                        rows_of<Log, false>(W, k, xr, ldx, nullptr, 0, yr, ldy, nullptr, temperature);
-                }
+                for (; r + kGroup * W <= n; r += kGroup * W)
+                    if (!softmax_blocks<kGroup, Log>(k, x, ldx, y, ldy, r, temperature))
+                        for (size_t u = r; u < r + kGroup * W; u += W) softmax_blocks<1, Log>(k, x, ldx, y, ldy, u, temperature);
+                for (; r + W <= n; r += W) softmax_blocks<1, Log>(k, x, ldx, y, ldy, r, temperature);
                 rows_of<Log, false>(n - r, k, x + ptrdiff_t(r) * ldx, ldx, nullptr, 0,
                                     y + ptrdiff_t(r) * ldy, ldy, nullptr, temperature);
                 return;
@@ -1050,6 +1149,19 @@ struct Rows {
         if (q) rows_of<Log, true>(n, k, x, ldx, m, ldm, y, ldy, q, temperature);
         else rows_of<Log, false>(n, k, x, ldx, m, ldm, y, ldy, nullptr, temperature);
         if (q) V::fence();
+    }
+
+    // Rows [r, r + U W) by the block kernels; U = 1 falls back to the row kernels.
+    template <size_t U, bool Log>
+    static bool softmax_blocks(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t ldy, size_t r,
+                               double temperature) {
+        const T* xr = x + ptrdiff_t(r) * ldx;
+        T* yr = y + ptrdiff_t(r) * ldy;
+        if (temperature != 1.0 ? softmax_block<U, true>(k, xr, ldx, yr, ldy, temperature, Log)
+                               : softmax_block<U, false>(k, xr, ldx, yr, ldy, temperature, Log))
+            return true;
+        if (U == 1) rows_of<Log, false>(W, k, xr, ldx, nullptr, 0, yr, ldy, nullptr, temperature);
+        return false;
     }
 
     template <bool Log, bool Stream>
@@ -1076,12 +1188,10 @@ struct Rows {
         size_t r = 0;
         if constexpr (V::kTranspose) {
             if (m == nullptr && k <= kShortK) {
-                for (; r + W <= n; r += W) {
-                    const T* xr = x + ptrdiff_t(r) * ldx;
-                    if (!logsumexp_block(k, xr, ldx, y + ptrdiff_t(r) * incy, incy))
-                        for (size_t i = r; i < r + W; ++i)
-                            y[ptrdiff_t(i) * incy] = logsumexp_row<false>(k, x + ptrdiff_t(i) * ldx, nullptr);
-                }
+                for (; r + kGroup * W <= n; r += kGroup * W)
+                    if (!logsumexp_blocks<kGroup>(k, x, ldx, y, incy, r))
+                        for (size_t u = r; u < r + kGroup * W; u += W) logsumexp_blocks<1>(k, x, ldx, y, incy, u);
+                for (; r + W <= n; r += W) logsumexp_blocks<1>(k, x, ldx, y, incy, r);
             }
         }
         for (; r < n; ++r) {
@@ -1089,6 +1199,16 @@ struct Rows {
             y[ptrdiff_t(r) * incy] = m ? logsumexp_row<true>(k, xr, m + ptrdiff_t(r) * ldm)
                                        : logsumexp_row<false>(k, xr, nullptr);
         }
+    }
+
+    // as softmax_blocks
+    template <size_t U>
+    static bool logsumexp_blocks(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t incy, size_t r) {
+        if (logsumexp_block<U>(k, x + ptrdiff_t(r) * ldx, ldx, y + ptrdiff_t(r) * incy, incy)) return true;
+        if (U == 1)
+            for (size_t i = r; i < r + W; ++i)
+                y[ptrdiff_t(i) * incy] = logsumexp_row<false>(k, x + ptrdiff_t(i) * ldx, nullptr);
+        return false;
     }
 
     static void cross_entropy_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx,
@@ -1099,6 +1219,18 @@ struct Rows {
         ce_rows(n, k, x, ldx, labels, probs, ldt, weight, m, ldm, loss, g, ldg, p, true);
     }
 
+    // as softmax_blocks
+    template <size_t U>
+    static bool ce_blocks(size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels, const T* weight,
+                          double* loss, T* g, ptrdiff_t ldg, const CrossEntropyParams& p, size_t r) {
+        const ptrdiff_t i = ptrdiff_t(r);
+        T* const gr = g ? g + i * ldg : nullptr;
+        if (ce_block<U>(k, x + i * ldx, ldx, labels + i, weight, gr, ldg, loss + i, p)) return true;
+        if (U == 1)
+            ce_rows(W, k, x + i * ldx, ldx, labels + i, nullptr, 0, weight, nullptr, 0, loss + i, gr, ldg, p, false);
+        return false;
+    }
+
     // blocks: whether short rows may take the block kernels.
     static void ce_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels,
                         const T* probs, ptrdiff_t ldt, const T* weight, const uint8_t* m,
@@ -1107,13 +1239,11 @@ struct Rows {
         size_t r0 = 0;
         if constexpr (V::kTranspose) {
             if (blocks && labels && p.label_smoothing == 0.0 && m == nullptr && k <= kShortStoreK) {
-                for (; r0 + W <= n; r0 += W) {
-                    const ptrdiff_t i = ptrdiff_t(r0);
-                    if (!ce_block(k, x + i * ldx, ldx, labels + i, weight, g ? g + i * ldg : nullptr,
-                                  ldg, loss + i, p))
-                        ce_rows(W, k, x + i * ldx, ldx, labels + i, nullptr, 0, weight, nullptr, 0,
-                                loss + i, g ? g + i * ldg : nullptr, ldg, p, false);
-                }
+                for (; r0 + kGroup * W <= n; r0 += kGroup * W)
+                    if (!ce_blocks<kGroup>(k, x, ldx, labels, weight, loss, g, ldg, p, r0))
+                        for (size_t u = r0; u < r0 + kGroup * W; u += W)
+                            ce_blocks<1>(k, x, ldx, labels, weight, loss, g, ldg, p, u);
+                for (; r0 + W <= n; r0 += W) ce_blocks<1>(k, x, ldx, labels, weight, loss, g, ldg, p, r0);
             }
         }
         T* const q = g ? stream_scratch(n - r0, k, g + ptrdiff_t(r0) * ldg, ldg) : nullptr;

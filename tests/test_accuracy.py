@@ -58,7 +58,7 @@ def test_worst_case_error(isa, rng, dtype, scale, temperature):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65])
+@pytest.mark.parametrize("k", [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100, 127])
 def test_worst_case_error_short_rows(isa, rng, dtype, k):
     if dtype == np.float64 and not WIDE:
         pytest.skip("long double is not wider than double on this platform")

@@ -126,6 +126,25 @@ def test_threads_do_not_change_results(rng):
     np.testing.assert_array_equal(g1, g2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [10, 100])
+def test_a_row_does_not_depend_on_its_neighbours(isa, rng, dtype, k):
+    # As for softmax: a block of short rows that the block kernels refuse (a NaN logit, an
+    # out-of-range label checked later) goes to the row kernels alone; the others keep their
+    # results bit for bit.
+    x, y = _logits(rng, 64, k, dtype), _labels(rng, 64, k)
+    x[3, 1] = np.nan
+    x[40:42, 0] = 40.0  # confident rows
+    y[40:42] = 0
+    y[50] = -100
+    loss, grad = native.cross_entropy_with_grad(x, y, reduction="none")
+    for start in range(0, 64, 8):
+        part = slice(start, start + 8)
+        l8, g8 = native.cross_entropy_with_grad(x[part], y[part], reduction="none")
+        np.testing.assert_array_equal(loss[part], l8)
+        np.testing.assert_array_equal(grad[part], g8)
+
+
 # ---- the maths ------------------------------------------------------------------------------
 
 def _numeric_grad(f, x, h=1e-3):
@@ -368,11 +387,11 @@ def test_edge_rows_among_many(isa, rng, dtype, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [3, 70, 1000])
+@pytest.mark.parametrize("k", [3, 70, 130, 1000])
 def test_confident_rows_keep_their_tiny_loss(isa, dtype, k):
     # p_y = 1 / (1 + (k - 1) e^-gap): the loss log1p((k - 1) e^-gap) is far below float eps
-    # (torch's log(sum) - z_y rounds it to 0). k = 3 takes the short-row kernels, 70 and 1000
-    # the row kernels.
+    # (torch's log(sum) - z_y rounds it to 0). k = 3 takes the short-row kernels, 70 those of
+    # float32 and float64's row kernels, 130 and 1000 the row kernels.
     gap = 30.0 if dtype == np.float32 else 60.0
     x = np.zeros((16, k), dtype)
     x[:, 0] = gap
@@ -385,11 +404,11 @@ def test_confident_rows_keep_their_tiny_loss(isa, dtype, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [3, 10, 64, 70])
+@pytest.mark.parametrize("k", [3, 10, 64, 70, 130])
 def test_hopeless_rows_next_to_ordinary_ones(isa, rng, dtype, k):
     # A label whose logit is far below the maximum (p_y underflows: the loss is log s - t_y, not
     # log1p(others / q_y)) in every third row, ordinary rows between them, both in one group of
-    # the short-row kernels (k <= 64) and in the row kernels (70).
+    # the short-row kernels (k <= 127 float32, k <= 64 float64) and in the row kernels.
     x = _logits(rng, 48, k, dtype)
     y = _labels(rng, 48, k)
     gap = 120.0 if dtype == np.float32 else 800.0
