@@ -59,6 +59,7 @@ struct Avx2F32 {
     using mask = __m256;  // all-ones / all-zeros lanes
     static constexpr size_t W = 8;
     static void fence() { _mm_sfence(); }
+    static void prefetch(const void* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
     static vec set1(T a) { return _mm256_set1_ps(a); }
     static vec loadu(const T* p) { return _mm256_loadu_ps(p); }
@@ -153,6 +154,7 @@ struct Avx2F64 {
     using mask = __m256d;
     static constexpr size_t W = 4;
     static void fence() { _mm_sfence(); }
+    static void prefetch(const void* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
     static vec set1(T a) { return _mm256_set1_pd(a); }
     static vec loadu(const T* p) { return _mm256_loadu_pd(p); }

@@ -711,11 +711,12 @@ struct Rows {
     // reciprocal and the log of each lane's sum with vector code. A block holding a row that is
     // not finite (or a label the caller failed to check) is redone by the row kernels, which
     // handle those rows exactly as the scalar specification says.
-    // Measured (1 thread, 655360 elements, two blocks in flight): logsumexp is faster in
-    // blocks up to k = 127, and so are float32 softmax, log_softmax and cross-entropy (k = 80
-    // and 100: 15-25%); float64's, which write k values of 8 bytes per row, only up to k = 64
-    // (beyond, the row kernels' streamed stores without transposes are as fast).
-    static constexpr size_t kShortK = 127, kShortStoreK = sizeof(T) == 4 ? 127 : 64;
+    // Measured (1 thread, two blocks in flight): logsumexp is faster in blocks up to k = 127;
+    // float32 softmax, log_softmax and cross-entropy, which also write k values per row, up to
+    // k = 100 (k = 80 and 100: 10-25% whether their output fits the caches, 655360 elements,
+    // or streams, 4096000; at 127 the row kernels win beyond the caches); float64's up to 64.
+    // The choice depends on k alone, so that a row's result does not depend on the call's size.
+    static constexpr size_t kShortK = 127, kShortStoreK = sizeof(T) == 4 ? 100 : 64;
 
     struct Block {
         // c[j * W + r] = row r, element j; room for whole groups of W columns, so that
@@ -936,20 +937,53 @@ struct Rows {
         return all;
     }
 
+    // Rows of at least kSpanRowBytes: their blocks prefetch the next rows and stream their
+    // output beyond the caches (shorter rows: the hardware prefetcher keeps up, and both cost
+    // more than they gain, measured at k = 10).
+    static constexpr size_t kSpanRowBytes = 128;
+
+    // U blocks from rows [0, U W) of x; with contiguous rows, the next U W rows are prefetched
+    // (the hardware prefetcher alone left the core waiting for them beyond the caches: softmax,
+    // 40960 x 100 float32, 1.32 -> 1.06 ns/element, with streamed output). Prefetches never
+    // fault, even past the end of x.
     template <size_t U>
     static void load_blocks(size_t k, const T* x, ptrdiff_t ldx, Block* b) {
         for (size_t u = 0; u < U; ++u) load_block(k, x + ptrdiff_t(u * W) * ldx, ldx, b[u]);
+        if (ldx == ptrdiff_t(k) && k * sizeof(T) >= kSpanRowBytes) {
+            const char* next = reinterpret_cast<const char*>(x + ptrdiff_t(U * W) * ldx);
+            for (size_t o = 0; o < U * W * k * sizeof(T); o += kLine) V::prefetch(next + o);
+        }
     }
+    // The blocks' values back into their U W rows of y. Streamed (stream: the call's output is
+    // beyond the caches, and its rows contiguous): the rows form one span of y, transposed into
+    // a scratch span in L1 first and then written with streaming stores, whole cache lines
+    // only (the partial lines at its ends with plain stores), as the row kernels stream.
     template <size_t U>
-    static void store_blocks(size_t k, const Block* b, T* y, ptrdiff_t ldy) {
-        for (size_t u = 0; u < U; ++u) store_block(k, b[u], y + ptrdiff_t(u * W) * ldy, ldy);
+    static void store_blocks(size_t k, const Block* b, T* y, ptrdiff_t ldy, bool stream) {
+        if (!stream) {
+            for (size_t u = 0; u < U; ++u) store_block(k, b[u], y + ptrdiff_t(u * W) * ldy, ldy);
+            return;
+        }
+        alignas(64) T span[U * W * kShortK];
+        for (size_t u = 0; u < U; ++u) store_block(k, b[u], span + u * W * k, ptrdiff_t(k));
+        const size_t n = U * W * k, line = kLine / sizeof(T);
+        const uintptr_t at = reinterpret_cast<uintptr_t>(y);
+        size_t i = at % sizeof(T) ? n : (line - at / sizeof(T) % line) % line;  // to the first line
+        if (i > n) i = n;
+        size_t j = 0;
+        for (; j + W <= i; j += W) V::storeu(y + j, V::loadu(span + j));
+        if (j < i) V::store_tail(y + j, i - j, V::load_tail(span + j, i - j, T(0)));
+        for (; i + line <= n; i += line)
+            for (size_t v = 0; v < line; v += W) V::stream(y + i + v, V::loadu(span + i + v));
+        for (; i + W <= n; i += W) V::storeu(y + i, V::loadu(span + i));
+        if (i < n) V::store_tail(y + i, n - i, V::load_tail(span + i, n - i, T(0)));
     }
 
     // softmax / log_softmax of U W rows; false if the blocks need the row kernels (then
     // nothing is written).
     template <size_t U, bool Temp>
     static bool softmax_block(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t ldy,
-                              double temperature, bool log) {
+                              double temperature, bool log, bool stream) {
         Block b[U];
         load_blocks<U>(k, x, ldx, b);
         vec m[U];
@@ -999,7 +1033,7 @@ struct Rows {
             for (size_t j = 0; j < k; ++j)
                 for (size_t u = 0; u < U; ++u) b[u].set(j, div_step(b[u].col(j), ih_v[u], il_v[u]));
         }
-        store_blocks<U>(k, b, y, ldy);
+        store_blocks<U>(k, b, y, ldy, stream);
         return true;
     }
 
@@ -1027,7 +1061,7 @@ struct Rows {
     template <size_t U>
     static bool ce_block(size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels,
                          const T* weight, T* g, ptrdiff_t ldg, double* loss,
-                         const CrossEntropyParams& p) {
+                         const CrossEntropyParams& p, bool stream) {
         constexpr size_t R = U * W;
         alignas(64) T yl[R], cl[R];
         alignas(64) double cd[R];
@@ -1106,7 +1140,7 @@ struct Rows {
             for (size_t j = 0; j < k; ++j, jv = V::add(jv, V::set1(T(1))))
                 for (size_t u = 0; u < U; ++u)
                     b[u].set(j, V::select(V::eq(yv[u], jv), gy[u], div_step(b[u].col(j), ch[u], cr[u])));
-            store_blocks<U>(k, b, g, ldg);
+            store_blocks<U>(k, b, g, ldg, stream);
         }
         return true;
     }
@@ -1119,10 +1153,18 @@ struct Rows {
     static constexpr size_t kStreamBytes = size_t(2) << 20, kScratchBytes = size_t(256) << 10;
     static constexpr size_t kLine = 64, kLongRowBytes = 4096;
 
+    static bool beyond_caches(size_t n, size_t k) { return n * k * sizeof(T) >= kStreamBytes; }
+
+    // Whether the block kernels' output streams (store_blocks): rows contiguous and at least
+    // kSpanRowBytes long, the call's output beyond the caches.
+    static bool stream_blocks(size_t n, size_t k, ptrdiff_t ldy) {
+        return ldy == ptrdiff_t(k) && k * sizeof(T) >= kSpanRowBytes && beyond_caches(n, k);
+    }
+
     static T* stream_scratch(size_t n, size_t k, const T* y, ptrdiff_t ldy) {
         const bool lines = reinterpret_cast<uintptr_t>(y) % kLine == 0 &&
                            (size_t(ldy) * sizeof(T)) % kLine == 0;
-        if (k < 4 * W || n * k * sizeof(T) < kStreamBytes || k * sizeof(T) > kScratchBytes ||
+        if (k < 4 * W || !beyond_caches(n, k) || k * sizeof(T) > kScratchBytes ||
             !(lines || k * sizeof(T) >= kLongRowBytes))
             return nullptr;
         return static_cast<T*>(thread_scratch(k * sizeof(T)));
@@ -1135,11 +1177,14 @@ struct Rows {
             if (m == nullptr && k <= kShortStoreK) {
                 // groups of kGroup blocks; a group the block kernels refuse goes block by
                 // block, and a block they refuse to the row kernels
+                const bool st = stream_blocks(n, k, ldy);
                 size_t r = 0;
                 for (; r + kGroup * W <= n; r += kGroup * W)
-                    if (!softmax_blocks<kGroup, Log>(k, x, ldx, y, ldy, r, temperature))
-                        for (size_t u = r; u < r + kGroup * W; u += W) softmax_blocks<1, Log>(k, x, ldx, y, ldy, u, temperature);
-                for (; r + W <= n; r += W) softmax_blocks<1, Log>(k, x, ldx, y, ldy, r, temperature);
+                    if (!softmax_blocks<kGroup, Log>(k, x, ldx, y, ldy, r, temperature, st))
+                        for (size_t u = r; u < r + kGroup * W; u += W)
+                            softmax_blocks<1, Log>(k, x, ldx, y, ldy, u, temperature, st);
+                for (; r + W <= n; r += W) softmax_blocks<1, Log>(k, x, ldx, y, ldy, r, temperature, st);
+                if (st) V::fence();
                 rows_of<Log, false>(n - r, k, x + ptrdiff_t(r) * ldx, ldx, nullptr, 0,
                                     y + ptrdiff_t(r) * ldy, ldy, nullptr, temperature);
                 return;
@@ -1154,11 +1199,11 @@ struct Rows {
     // Rows [r, r + U W) by the block kernels; U = 1 falls back to the row kernels.
     template <size_t U, bool Log>
     static bool softmax_blocks(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t ldy, size_t r,
-                               double temperature) {
+                               double temperature, bool stream) {
         const T* xr = x + ptrdiff_t(r) * ldx;
         T* yr = y + ptrdiff_t(r) * ldy;
-        if (temperature != 1.0 ? softmax_block<U, true>(k, xr, ldx, yr, ldy, temperature, Log)
-                               : softmax_block<U, false>(k, xr, ldx, yr, ldy, temperature, Log))
+        if (temperature != 1.0 ? softmax_block<U, true>(k, xr, ldx, yr, ldy, temperature, Log, stream)
+                               : softmax_block<U, false>(k, xr, ldx, yr, ldy, temperature, Log, stream))
             return true;
         if (U == 1) rows_of<Log, false>(W, k, xr, ldx, nullptr, 0, yr, ldy, nullptr, temperature);
         return false;
@@ -1222,10 +1267,11 @@ struct Rows {
     // as softmax_blocks
     template <size_t U>
     static bool ce_blocks(size_t k, const T* x, ptrdiff_t ldx, const int64_t* labels, const T* weight,
-                          double* loss, T* g, ptrdiff_t ldg, const CrossEntropyParams& p, size_t r) {
+                          double* loss, T* g, ptrdiff_t ldg, const CrossEntropyParams& p, size_t r,
+                          bool stream) {
         const ptrdiff_t i = ptrdiff_t(r);
         T* const gr = g ? g + i * ldg : nullptr;
-        if (ce_block<U>(k, x + i * ldx, ldx, labels + i, weight, gr, ldg, loss + i, p)) return true;
+        if (ce_block<U>(k, x + i * ldx, ldx, labels + i, weight, gr, ldg, loss + i, p, stream)) return true;
         if (U == 1)
             ce_rows(W, k, x + i * ldx, ldx, labels + i, nullptr, 0, weight, nullptr, 0, loss + i, gr, ldg, p, false);
         return false;
@@ -1239,11 +1285,13 @@ struct Rows {
         size_t r0 = 0;
         if constexpr (V::kTranspose) {
             if (blocks && labels && p.label_smoothing == 0.0 && m == nullptr && k <= kShortStoreK) {
+                const bool st = g && stream_blocks(n, k, ldg);
                 for (; r0 + kGroup * W <= n; r0 += kGroup * W)
-                    if (!ce_blocks<kGroup>(k, x, ldx, labels, weight, loss, g, ldg, p, r0))
+                    if (!ce_blocks<kGroup>(k, x, ldx, labels, weight, loss, g, ldg, p, r0, st))
                         for (size_t u = r0; u < r0 + kGroup * W; u += W)
-                            ce_blocks<1>(k, x, ldx, labels, weight, loss, g, ldg, p, u);
-                for (; r0 + W <= n; r0 += W) ce_blocks<1>(k, x, ldx, labels, weight, loss, g, ldg, p, r0);
+                            ce_blocks<1>(k, x, ldx, labels, weight, loss, g, ldg, p, u, st);
+                for (; r0 + W <= n; r0 += W) ce_blocks<1>(k, x, ldx, labels, weight, loss, g, ldg, p, r0, st);
+                if (st) V::fence();
             }
         }
         T* const q = g ? stream_scratch(n - r0, k, g + ptrdiff_t(r0) * ldg, ldg) : nullptr;

@@ -145,6 +145,22 @@ def test_a_row_does_not_depend_on_its_neighbours(isa, rng, dtype, k):
         np.testing.assert_array_equal(grad[part], g8)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [10, 64, 100])
+@pytest.mark.parametrize("offset", [0, 3])
+def test_gradients_beyond_the_caches_stream_the_same_values(isa, rng, threads, dtype, k, offset):
+    # As for softmax: a gradient of >= 2 MB per thread is written with streaming stores.
+    n = (9 << 19) // (k * np.dtype(dtype).itemsize) + 37
+    x, y = _logits(rng, n, k, dtype), _labels(rng, n, k)
+    parts = [native.cross_entropy_with_grad(x[i:i + 1024], y[i:i + 1024], reduction="none")
+             for i in range(0, n, 1024)]
+    out = np.empty(n * k + offset, dtype)[offset:].reshape(n, k)
+    loss, grad = native.cross_entropy_with_grad(x, y, reduction="none", out=out)
+    assert grad is out
+    np.testing.assert_array_equal(loss, np.concatenate([p[0] for p in parts]))
+    np.testing.assert_array_equal(grad, np.concatenate([p[1] for p in parts]))
+
+
 # ---- the maths ------------------------------------------------------------------------------
 
 def _numeric_grad(f, x, h=1e-3):
@@ -408,7 +424,7 @@ def test_confident_rows_keep_their_tiny_loss(isa, dtype, k):
 def test_hopeless_rows_next_to_ordinary_ones(isa, rng, dtype, k):
     # A label whose logit is far below the maximum (p_y underflows: the loss is log s - t_y, not
     # log1p(others / q_y)) in every third row, ordinary rows between them, both in one group of
-    # the short-row kernels (k <= 127 float32, k <= 64 float64) and in the row kernels.
+    # the short-row kernels (k <= 100 float32, k <= 64 float64) and in the row kernels.
     x = _logits(rng, 48, k, dtype)
     y = _labels(rng, 48, k)
     gap = 120.0 if dtype == np.float32 else 800.0

@@ -381,6 +381,22 @@ def test_a_row_does_not_depend_on_its_neighbours(isa, rng, fn, dtype, k):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("k", [10, 64, 100])
+@pytest.mark.parametrize("offset", [0, 1, 5])
+def test_outputs_beyond_the_caches_stream_the_same_values(isa, rng, threads, fn, dtype, k, offset):
+    """Outputs beyond the caches (>= 2 MB per thread) are written with streaming stores, whole
+    cache lines only, wherever `out` starts: the values are those of small calls."""
+    n = (9 << 19) // (k * np.dtype(dtype).itemsize) + 37
+    x = (rng.standard_normal((n, k)) * 4).astype(dtype)
+    want = np.concatenate([getattr(native, fn)(x[i:i + 1024]) for i in range(0, n, 1024)])
+    out = np.empty(n * k + offset, dtype)[offset:].reshape(n, k)
+    assert getattr(native, fn)(x, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(getattr(native, fn)(x), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [2, 10, 70, 127])
 def test_edge_rows_among_many(isa, rng, dtype, k):
     """Short rows go through the kernels in groups (one row per SIMD lane); a group holding an
