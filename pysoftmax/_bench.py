@@ -325,13 +325,32 @@ def measure(rows, libraries, threads, min_repeats, min_time):
                 bar.set_description(f"{op} {n}x{k} {dtype} {lib}")
                 medians[lib] = median_seconds(kernel(op, lib, data, threads), min_repeats, min_time)
                 bar.update(1)
-            results.append(_result(op, n, k, dtype, threads, data, medians))
+            results.append(_result(op, n, k, dtype, threads, bytes_moved(op, data), medians))
     finally:
         bar.close()
     return results
 
 
-def _result(op, n, k, dtype, threads, data, medians):
+def combine_rounds(rounds):
+    """One result per row from several rounds of `measure` over the same rows: each library's
+    time is the median of its rounds' medians (a round is one whole pass over the rows, so the
+    rounds of a row are minutes apart and a slow spell of this shared machine shows in one of
+    them); the rounds' medians are kept in "round_medians_s"."""
+    if len(rounds) == 1:
+        return rounds[0]
+    results = []
+    for same in zip(*rounds):
+        r = same[0]
+        per_lib = {lib: [x["median_s"][lib] for x in same] for lib in r["median_s"]}
+        n, k = r["shape"]
+        combined = _result(r["op"], n, k, r["dtype"], r["threads"], r["bytes"],
+                           {lib: statistics.median(ts) for lib, ts in per_lib.items()})
+        combined["round_medians_s"] = per_lib
+        results.append(combined)
+    return results
+
+
+def _result(op, n, k, dtype, threads, nbytes, medians):
     ours = medians["pysoftmax"]
     speedups = {lib: t / ours for lib, t in medians.items() if lib != "pysoftmax"}
     targets = {}
@@ -341,7 +360,7 @@ def _result(op, n, k, dtype, threads, data, medians):
             targets[peer] = {"required": required, "speedup": speedup, "met": speedup >= required}
     return {
         "op": op, "shape": [n, k], "dtype": dtype, "threads": threads,
-        "elements": n * k, "bytes": bytes_moved(op, data),
+        "elements": n * k, "bytes": nbytes,
         "median_s": medians,
         "ns_per_element": {lib: t * 1e9 / (n * k) for lib, t in medians.items()},
         "speedup": speedups,
@@ -450,6 +469,20 @@ def measure_in_cache(threads, min_repeats, min_time):
     return rows
 
 
+def combine_in_cache(rounds):
+    """As combine_rounds, for measure_in_cache's rows."""
+    if len(rounds) == 1:
+        return rounds[0]
+    rows = []
+    for same in zip(*rounds):
+        r = dict(same[0])
+        r["round_ns_per_element"] = [x["ns_per_element"] for x in same]
+        r["ns_per_element"] = statistics.median(r["round_ns_per_element"])
+        r["ratio"] = None if r["exp_floor_ns"] is None else r["ns_per_element"] / r["exp_floor_ns"]
+        rows.append(r)
+    return rows
+
+
 def format_in_cache(rows):
     cells = [["op", "shape", "dtype", "threads", "pysoftmax", "exp floor", "ratio", "target"]]
     misses, checked = [], 0
@@ -518,7 +551,7 @@ def _check_output_path(option, path):
 
 
 def run(args):
-    """The `bench` command (arguments: threads, quick, json, plot; train, rows)."""
+    """The `bench` command (arguments: threads, quick, rounds, json, plot; train, rows)."""
     if args.train:
         from . import _bench_train
 
@@ -542,24 +575,32 @@ def run(args):
     print("reference and scipy run on one thread (NumPy); the thread count applies to "
           "pysoftmax, torch and sklearn")
 
+    if args.rounds > 1:
+        print(f"{args.rounds} rounds: each time is the median of a library's medians over the rounds")
+
     rows = benchmark_rows(args.quick, sweep=args.plot is not None or not args.quick)
     min_repeats, min_time = (3, 0.0) if args.quick else (5, 0.3)
-    results = []
-    for t in threads:
-        results += measure(rows, libraries, t, min_repeats, min_time)
+    rounds, cache_rounds = [], []
+    for _ in range(args.rounds):
+        results = []
+        for t in threads:
+            results += measure(rows, libraries, t, min_repeats, min_time)
+        rounds.append(results)
+        cache_rounds.append(measure_in_cache(threads, min_repeats, min_time))
+    results = combine_rounds(rounds)
+    in_cache = combine_in_cache(cache_rounds)
     print()
     print("\n".join(format_results(results, libraries)))
     if len(threads) > 1:
         print()
         print("\n".join(format_scaling(results, min(threads), max(threads))))
-    in_cache = measure_in_cache(threads, min_repeats, min_time)
     print()
     print("\n".join(format_in_cache(in_cache)))
 
     if args.json is not None:
         record = {"pysoftmax": pysoftmax.__version__, "isa": pysoftmax._core.get_isa(),
                   "cpu": cpu, "date": now.isoformat(timespec="seconds"),
-                  "threads": threads, "quick": args.quick,
+                  "threads": threads, "quick": args.quick, "rounds": args.rounds,
                   "repeats": {"min": min_repeats, "min_time_s": min_time},
                   "versions": {"numpy": np.__version__, **versions},
                   "not_installed": missing, "rows": results, "in_cache": in_cache}
@@ -590,6 +631,16 @@ def _thread_counts(text):
     return list(dict.fromkeys(counts))
 
 
+def _positive(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a count >= 1; got {text!r}")
+    return n
+
+
 def add_parser(sub):
     """Registers the `bench` subcommand on an argparse subparsers object."""
     b = sub.add_parser("bench", help="time pysoftmax against NumPy, scipy, torch and sklearn",
@@ -601,6 +652,9 @@ def add_parser(sub):
                         "counts (1,2) run the table for each and add pysoftmax's scaling")
     b.add_argument("--quick", action="store_true",
                    help="4096x1000 and 65536x10 float32 only, 3 repeats, no K sweep unless --plot")
+    b.add_argument("--rounds", type=_positive, default=1, metavar="R",
+                   help="measure everything R times, minutes apart, and report each library's "
+                        "median over the rounds (steadier on a shared machine; default 1)")
     b.add_argument("--json", metavar="PATH", help="save the rows, raw medians and the setup")
     b.add_argument("--plot", metavar="PATH.png", help="plot ns/element against K (matplotlib)")
     b.add_argument("--train", action="store_true",

@@ -2,6 +2,7 @@
 every table, and its --json and --plot outputs hold what the tables say."""
 
 import json
+import statistics
 
 import pytest
 
@@ -47,6 +48,25 @@ def test_bench_quick_json(tiny, capsys, tmp_path):
     for r in cache:
         assert r["shape"] == [4, 500] and r["ns_per_element"] > 0
         assert r["ratio"] == pytest.approx(r["ns_per_element"] / _bench.MACHINE_FLOORS_NS[r["threads"]]["exp"])
+
+
+def test_bench_rounds_report_the_median_of_the_rounds(tiny, capsys, tmp_path):
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--threads", "1", "--rounds", "3", "--json", str(path)]) == 0
+    assert "3 rounds" in capsys.readouterr().out
+    record = json.loads(path.read_text())
+    assert record["rounds"] == 3
+    for r in record["rows"]:
+        for lib, times in r["round_medians_s"].items():
+            assert len(times) == 3 and r["median_s"][lib] == statistics.median(times)
+        ours = r["median_s"]["pysoftmax"]
+        for peer, speedup in r["speedup"].items():
+            assert speedup == pytest.approx(r["median_s"][peer] / ours)
+    for r in record["in_cache"]:
+        assert r["ns_per_element"] == statistics.median(r["round_ns_per_element"])
+        assert r["ratio"] == pytest.approx(r["ns_per_element"] / _bench.MACHINE_FLOORS_NS[1]["exp"])
+    with pytest.raises(SystemExit):
+        main(["bench", "--rounds", "0"])
 
 
 def test_bench_plot(tiny, capsys, tmp_path):
