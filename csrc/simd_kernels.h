@@ -979,17 +979,25 @@ struct Rows {
         if (i < n) V::store_tail(y + i, n - i, V::load_tail(span + i, n - i, T(0)));
     }
 
+    // U blocks from x and their maxima (block_max); false if some lane's maximum is not finite.
+    template <size_t U>
+    static bool load_max(size_t k, const T* x, ptrdiff_t ldx, double temperature, Block* b, vec* m,
+                         bool& wide) {
+        load_blocks<U>(k, x, ldx, b);
+        bool ok;
+        block_max<U>(k, b, temperature, m, ok, wide);
+        return ok;
+    }
+
     // softmax / log_softmax of U W rows; false if the blocks need the row kernels (then
     // nothing is written).
     template <size_t U, bool Temp>
     static bool softmax_block(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t ldy,
                               double temperature, bool log, bool stream) {
         Block b[U];
-        load_blocks<U>(k, x, ldx, b);
         vec m[U];
-        bool ok, wide;
-        block_max<U>(k, b, temperature, m, ok, wide);
-        if (!ok) return false;
+        bool wide;
+        if (!load_max<U>(k, x, ldx, temperature, b, m, wide)) return false;
         T ih, il;
         inverse_hi_lo<T>(temperature, ih, il);
         const Scale sc{V::set1(ih), V::set1(il)};
@@ -1040,11 +1048,9 @@ struct Rows {
     template <size_t U>
     static bool logsumexp_block(size_t k, const T* x, ptrdiff_t ldx, T* y, ptrdiff_t incy) {
         Block b[U];
-        load_blocks<U>(k, x, ldx, b);
         vec m[U];
-        bool ok, wide;
-        block_max<U>(k, b, 1.0, m, ok, wide);
-        if (!ok) return false;
+        bool wide;
+        if (!load_max<U>(k, x, ldx, 1.0, b, m, wide)) return false;
         const Scale sc{V::set1(T(1)), V::set1(T(0))};
         Lanes s[U];
         block_sum<U, false>(k, b, m, sc, wide, false, s);
@@ -1076,11 +1082,9 @@ struct Rows {
             cl[i] = T(cd[i]);
         }
         Block b[U];
-        load_blocks<U>(k, x, ldx, b);
         vec m[U];
-        bool ok, wide;
-        block_max<U>(k, b, 1.0, m, ok, wide);
-        if (!ok) return false;
+        bool wide;
+        if (!load_max<U>(k, x, ldx, 1.0, b, m, wide)) return false;
         alignas(64) T ty[R], qy[R];  // x_y, then exp(x_y - m)
         for (size_t i = 0; i < R; ++i) ty[i] = b[i / W].c[at[i]];
         const Scale sc{V::set1(T(1)), V::set1(T(0))};
