@@ -4,8 +4,10 @@ every table, and its --json and --plot outputs hold what the tables say."""
 import json
 import statistics
 
+import numpy as np
 import pytest
 
+import pysoftmax.reference
 from pysoftmax import _bench
 from pysoftmax.__main__ import main
 
@@ -67,6 +69,17 @@ def test_bench_rounds_report_the_median_of_the_rounds(tiny, capsys, tmp_path):
         assert r["ratio"] == pytest.approx(r["ns_per_element"] / _bench.MACHINE_FLOORS_NS[1]["exp"])
     with pytest.raises(SystemExit):
         main(["bench", "--rounds", "0"])
+
+
+def test_in_cache_calls_write_into_one_output(tiny):
+    data = _bench.make_inputs(4, 500, "float32")
+    for op in _bench.IN_CACHE_OPS:
+        call = _bench.in_cache_call(op, data, 1)
+        first, second = call(), call()
+        want = getattr(pysoftmax.reference, op)(data.logits)
+        np.testing.assert_allclose(first, want, rtol=1e-5, atol=1e-6)
+        if op != "logsumexp":
+            assert first is second                           # the same preallocated out=
 
 
 def test_bench_plot(tiny, capsys, tmp_path):
