@@ -280,7 +280,7 @@ struct Rows {
             if (Store) V::store_tail(y + i, k - i, f);
             a.add(f);
         }
-        total.add(a.value(), V::set1(T(0)));
+        total.add(a.value());
         return total.value();
     }
 
@@ -690,9 +690,9 @@ struct Rows {
             const size_t stop = nw - i > kChunk ? i + kChunk : nw;
             Acc a;
             for (; i < stop; i += W) a.add(V::loadu(q + i));
-            total.add(a.value(), V::set1(T(0)));
+            total.add(a.value());
         }
-        if (i < n) total.add(V::load_tail(q + i, n - i, T(0)), V::set1(T(0)));
+        if (i < n) total.add(V::load_tail(q + i, n - i, T(0)));
         return total.value();
     }
 
@@ -786,6 +786,10 @@ struct Rows {
                 for (size_t i = 0; i < kH; ++i)
                     s.h[i] = D::add(s.h[i], D::add(V::widen(a, int(i)), V::widen(b, int(i))));
             }
+        }
+        PYSOFTMAX_STEP void add(vec a) {
+            if constexpr (sizeof(T) == 8) c.add(V::hsum(a));
+            else for (size_t i = 0; i < kH; ++i) s.h[i] = D::add(s.h[i], V::widen(a, int(i)));
         }
         double value() const {
             if constexpr (sizeof(T) == 8) return c.value();
