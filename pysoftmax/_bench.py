@@ -629,29 +629,29 @@ def run(args):
     return 0
 
 
+def _count(text):
+    """The integer `text` if it is one >= 1, else 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        return 0
+    return n if n >= 1 else 0
+
+
 def _thread_counts(text):
     """"2" or "1,2": the thread counts to run, each >= 1, without repeats."""
-    counts = []
-    for part in text.split(","):
-        try:
-            n = int(part)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"expected thread counts >= 1 such as 2 or 1,2; "
-                                             f"got {text!r}")
-        counts.append(n)
+    counts = [_count(part) for part in text.split(",")]
+    if 0 in counts:
+        raise argparse.ArgumentTypeError(f"expected thread counts >= 1 such as 2 or 1,2; "
+                                         f"got {text!r}")
     return list(dict.fromkeys(counts))
 
 
 def _positive(text):
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
+    """--rounds: a count >= 1."""
+    if not _count(text):
         raise argparse.ArgumentTypeError(f"expected a count >= 1; got {text!r}")
-    return n
+    return int(text)
 
 
 def add_parser(sub):
