@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import datetime
 import gc
 import importlib
@@ -312,24 +313,66 @@ def _progress(total):
     return tqdm(total=total, file=sys.stderr, unit="timing", leave=False)
 
 
+# One turn of a library in measure(): an untimed call (it takes the switch from the library
+# before: caches, thread pools waking), then timed calls for at least this long (and two).
+TURN_S = 0.05
+
+
+def interleaved_medians(builders, min_repeats, min_time, turn_s=TURN_S):
+    """{key: median seconds of one call}, for `builders` = {key: zero-argument function that
+    returns the callable to time (and sets the thread count it runs with)}.
+
+    The callables are timed in turns (one call to warm up, then calls for `turn_s`), one after
+    the other, until each has at least `min_repeats` timed calls and `min_time` seconds of them.
+    So every library of a row, and every thread count, is timed within the same seconds: a slow
+    spell of this shared machine falls on all of them, not on whichever happened to run then,
+    and the ratios between them hold. The garbage collector is off while timing, as in timeit.
+    """
+    times = {key: [] for key in builders}
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        while any(len(t) < min_repeats or sum(t) < min_time for t in times.values()):
+            for key, build in builders.items():
+                fn = build()
+                fn()
+                begin = time.perf_counter()
+                calls = 0
+                while calls < 2 or time.perf_counter() - begin < turn_s:
+                    t0 = time.perf_counter()
+                    fn()
+                    times[key].append(time.perf_counter() - t0)
+                    calls += 1
+    finally:
+        if was_enabled:
+            gc.enable()
+    return {key: statistics.median(t) for key, t in times.items()}
+
+
 def measure(rows, libraries, threads, min_repeats, min_time):
-    """Times every row with every library in `libraries` that offers its op; one row's libraries
-    back to back, on the same inputs and thread count. Returns one dict per row."""
+    """Times every row with every library in `libraries` that offers its op, at each thread
+    count of `threads`, interleaved (interleaved_medians) on the same inputs; the reference
+    and scipy, which run on one thread whatever the count, are timed once per row and reported
+    at each count. Returns one dict per row and thread count, those of threads[0] first."""
     plan = [(row, [lib for lib in libraries if row[0] in SUPPORTED[lib]]) for row in rows]
-    bar = _progress(sum(len(libs) for _, libs in plan))
-    results = []
+    bar = _progress(len(plan))
+    by_threads = {t: [] for t in threads}
     try:
         for (op, n, k, dtype), libs in plan:
+            bar.set_description(f"{op} {n}x{k} {dtype}")
             data = make_inputs(n, k, dtype)
-            medians = {}
+            builders = {}
             for lib in libs:
-                bar.set_description(f"{op} {n}x{k} {dtype} {lib}")
-                medians[lib] = median_seconds(kernel(op, lib, data, threads), min_repeats, min_time)
-                bar.update(1)
-            results.append(_result(op, n, k, dtype, threads, bytes_moved(op, data), medians))
+                for t in (threads[:1] if lib in SINGLE_THREADED else threads):
+                    builders[lib, t] = functools.partial(kernel, op, lib, data, t)
+            medians = interleaved_medians(builders, min_repeats, min_time)
+            for t in threads:
+                at_t = {lib: medians[lib, threads[0] if lib in SINGLE_THREADED else t] for lib in libs}
+                by_threads[t].append(_result(op, n, k, dtype, t, bytes_moved(op, data), at_t))
+            bar.update(1)
     finally:
         bar.close()
-    return results
+    return [r for t in threads for r in by_threads[t]]
 
 
 def combine_rounds(rounds):
@@ -595,10 +638,7 @@ def run(args):
     min_repeats, min_time = (3, 0.0) if args.quick else (5, 0.3)
     rounds, cache_rounds = [], []
     for _ in range(args.rounds):
-        results = []
-        for t in threads:
-            results += measure(rows, libraries, t, min_repeats, min_time)
-        rounds.append(results)
+        rounds.append(measure(rows, libraries, threads, min_repeats, min_time))
         cache_rounds.append(measure_in_cache(threads, min_repeats, min_time))
     results = combine_rounds(rounds)
     in_cache = combine_in_cache(cache_rounds)

@@ -71,6 +71,44 @@ def test_bench_rounds_report_the_median_of_the_rounds(tiny, capsys, tmp_path):
         main(["bench", "--rounds", "0"])
 
 
+def test_libraries_and_thread_counts_are_timed_in_turns(monkeypatch):
+    """interleaved_medians times its callables in turns: each turn starts with an untimed call,
+    and the turns alternate until every callable has its repeats and its time."""
+    events = []
+
+    def builder(key):
+        def build():
+            events.append(("build", key))
+            return lambda: events.append(("call", key))
+        return build
+
+    medians = _bench.interleaved_medians({"a": builder("a"), "b": builder("b")}, min_repeats=5,
+                                         min_time=0.0, turn_s=0.0)
+    assert set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())
+    turns = [key for what, key in events if what == "build"]
+    assert turns[:4] == ["a", "b", "a", "b"]                 # in turns, not one after the other
+    assert turns.count("a") == turns.count("b") == 3         # 2 timed calls a turn, 5 asked
+    calls = [key for what, key in events if what == "call"]
+    assert calls.count("a") == 3 * 3                         # each turn: 1 untimed + 2 timed
+
+
+def test_measure_times_single_threaded_libraries_once(tiny, monkeypatch):
+    built = []
+    real = _bench.kernel
+
+    def spy(op, library, data, threads):
+        built.append((library, threads))
+        return real(op, library, data, threads)
+
+    monkeypatch.setattr(_bench, "kernel", spy)
+    results = _bench.measure([("softmax", 64, 10, "float32")], ["pysoftmax", "reference"], [1, 2],
+                             min_repeats=2, min_time=0.0)
+    assert [r["threads"] for r in results] == [1, 2]
+    assert {t for lib, t in built if lib == "reference"} == {1}
+    assert {t for lib, t in built if lib == "pysoftmax"} == {1, 2}
+    assert results[0]["median_s"]["reference"] == results[1]["median_s"]["reference"]
+
+
 def test_in_cache_calls_write_into_one_output(tiny):
     data = _bench.make_inputs(4, 500, "float32")
     for op in _bench.IN_CACHE_OPS:
