@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import datetime
+import functools
 import gc
 import importlib
 import importlib.util
@@ -310,7 +310,7 @@ def _progress(total):
         from tqdm import tqdm
     except ImportError:
         return _Counter(total)
-    return tqdm(total=total, file=sys.stderr, unit="timing", leave=False)
+    return tqdm(total=total, file=sys.stderr, unit="row", leave=False)
 
 
 # One turn of a library in measure(): an untimed call (it takes the switch from the library

@@ -71,7 +71,7 @@ def test_bench_rounds_report_the_median_of_the_rounds(tiny, capsys, tmp_path):
         main(["bench", "--rounds", "0"])
 
 
-def test_libraries_and_thread_counts_are_timed_in_turns(monkeypatch):
+def test_libraries_and_thread_counts_are_timed_in_turns():
     """interleaved_medians times its callables in turns: each turn starts with an untimed call,
     and the turns alternate until every callable has its repeats and its time."""
     events = []
