@@ -9,6 +9,7 @@ speed-ups and the targets, ``--json`` and ``--plot``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -231,22 +232,29 @@ def sweep_shapes():
     return [(max(1, round(SWEEP_ELEMENTS / k)), k) for k in SWEEP_KS]
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """The garbage collector off while timing, as in timeit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def median_seconds(fn, min_repeats, min_time):
     """Median time of `fn()` after one warm-up call, over at least `min_repeats` calls and
     `min_time` seconds; the garbage collector is off while timing, as in timeit."""
     fn()
     times = []
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _gc_paused():
         start = time.perf_counter()
         while len(times) < min_repeats or time.perf_counter() - start < min_time:
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
-    finally:
-        if was_enabled:
-            gc.enable()
     return statistics.median(times)
 
 
@@ -329,9 +337,7 @@ def interleaved_medians(builders, min_repeats, min_time, turn_s=TURN_S):
     and the ratios between them hold. The garbage collector is off while timing, as in timeit.
     """
     times = {key: [] for key in builders}
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _gc_paused():
         while any(len(t) < min_repeats or sum(t) < min_time for t in times.values()):
             for key, build in builders.items():
                 fn = build()
@@ -343,9 +349,6 @@ def interleaved_medians(builders, min_repeats, min_time, turn_s=TURN_S):
                     fn()
                     times[key].append(time.perf_counter() - t0)
                     calls += 1
-    finally:
-        if was_enabled:
-            gc.enable()
     return {key: statistics.median(t) for key, t in times.items()}
 
 
@@ -357,17 +360,19 @@ def measure(rows, libraries, threads, min_repeats, min_time):
     plan = [(row, [lib for lib in libraries if row[0] in SUPPORTED[lib]]) for row in rows]
     bar = _progress(len(plan))
     by_threads = {t: [] for t in threads}
+
+    def runs_on(lib, t):  # the thread count lib's call runs with in the run at t
+        return threads[0] if lib in SINGLE_THREADED else t
+
     try:
         for (op, n, k, dtype), libs in plan:
             bar.set_description(f"{op} {n}x{k} {dtype}")
             data = make_inputs(n, k, dtype)
-            builders = {}
-            for lib in libs:
-                for t in (threads[:1] if lib in SINGLE_THREADED else threads):
-                    builders[lib, t] = functools.partial(kernel, op, lib, data, t)
+            builders = {(lib, runs_on(lib, t)): functools.partial(kernel, op, lib, data, runs_on(lib, t))
+                        for lib in libs for t in threads}
             medians = interleaved_medians(builders, min_repeats, min_time)
             for t in threads:
-                at_t = {lib: medians[lib, threads[0] if lib in SINGLE_THREADED else t] for lib in libs}
+                at_t = {lib: medians[lib, runs_on(lib, t)] for lib in libs}
                 by_threads[t].append(_result(op, n, k, dtype, t, bytes_moved(op, data), at_t))
             bar.update(1)
     finally:
