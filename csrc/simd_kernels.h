@@ -115,15 +115,6 @@ PYSOFTMAX_STEP typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
     return f;
 }
 
-// hi + lo = a - b exactly, lane by lane (numerics.h's two_diff).
-template <class V>
-PYSOFTMAX_STEP void two_diff_lanes(typename V::vec a, typename V::vec b, typename V::vec& hi,
-                                   typename V::vec& lo) {
-    hi = V::sub(a, b);
-    const typename V::vec bb = V::sub(hi, a);
-    lo = V::sub(V::sub(a, V::sub(hi, bb)), V::add(b, bb));
-}
-
 // log(s) for s >= 1 finite (a softmax's normaliser): s = m 2^e with m in [sqrt(1/2), sqrt(2)),
 // log m = 2 atanh(f) = 2f (1 + f^2/3 + f^4/5 + ...) with f = (m - 1) / (m + 1), |f| <= 0.1716,
 // truncated where the next term is below the precision of R (the result's type: float32 rows
@@ -211,7 +202,9 @@ struct Rows {
     // t = (x - mx) / T as hi + lo, exactly up to one rounding of the product.
     template <bool Temp>
     static PYSOFTMAX_STEP void shifted(vec xv, vec vmx, const Scale& sc, vec& hi, vec& lo) {
-        two_diff_lanes<V>(xv, vmx, hi, lo);
+        hi = V::sub(xv, vmx);
+        const vec bb = V::sub(hi, xv);
+        lo = V::sub(V::sub(xv, V::sub(hi, bb)), V::add(vmx, bb));
         if (Temp) {
             const vec th = V::mul(hi, sc.ih);
             vec tl = V::fmadd(hi, sc.ih, V::sub(V::set1(T(0)), th));  // the product's rounding
@@ -1019,9 +1012,8 @@ struct Rows {
             // as log_step: (x - c_hi) - c_lo with c_hi + c_lo = m + log s in each lane
             vec c_hi[U], c_lo[U];
             for (size_t u = 0; u < U; ++u) {
-                const Lanes mw = widen(m[u]), minus_ls = lsub(widen(V::set1(T(0))), llog(s[u]));
-                Lanes c, err;
-                for (size_t i = 0; i < kH; ++i) two_diff_lanes<D>(mw.h[i], minus_ls.h[i], c.h[i], err.h[i]);
+                const Lanes mw = widen(m[u]), ls = llog(s[u]), c = ladd(mw, ls), bb = lsub(c, mw);
+                const Lanes err = ladd(lsub(mw, lsub(c, bb)), lsub(ls, bb));  // TwoSum's rounding
                 c_hi[u] = c.narrow();
                 c_lo[u] = ladd(lsub(c, widen(c_hi[u])), err).narrow();
             }
