@@ -173,13 +173,13 @@ def test_class_weight_matches_logistic_regression():
 # ---- solver behaviour ------------------------------------------------------------------------
 
 def test_feature_scaling_is_a_change_of_coordinates(rng):
-    from pysoftmax._regression import _FeatureScaling, _Objective
+    from pysoftmax._regression_objective import FeatureScaling, Objective
 
     X = rng.standard_normal((50, 4)) * [1.0, 30.0, 0.01, 1.0] + [0.0, 5.0, -2.0, 0.0]
     X[:, 3] = 7.0                                               # a constant feature
     y, sw = rng.integers(0, 3, size=50), rng.random(50) + 0.5
-    objective = _Objective(X, y, sw, 0.7, True, 3)
-    scaling = _FeatureScaling.of(objective)
+    objective = Objective(X, y, sw, 0.7, True, 3)
+    scaling = FeatureScaling.of(objective)
     theta = rng.standard_normal(objective.size)
     u = scaling.u(theta)
     np.testing.assert_allclose(scaling.theta(u), theta, rtol=1e-12, atol=1e-12)
