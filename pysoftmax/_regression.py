@@ -27,6 +27,7 @@ import inspect
 import math
 import numbers
 import warnings
+from typing import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -208,6 +209,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> SoftmaxRegression:
         """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
+        return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight=None, *,
+             callback: Callable[[float, np.ndarray, np.ndarray | None], None] | None = None):
+        """fit, with callback(value, coef, intercept) after every evaluation of the whole
+        objective by the solver: value = sum_i s_i CE_i + ||W||^2 / (2C) (not divided by S),
+        coef (K, d) and intercept (K,) in the features' coordinates and the training dtype
+        (intercept None without fit_intercept). The arrays are the callback's to keep."""
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
         check_classification_targets(y)
@@ -225,7 +234,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                        _check_sample_weight(sample_weight, X, dtype=X.dtype)[held])
             validation = (X[held], y_codes[held], user_sw)
             X, y_codes, sw = X[train], y_codes[train], sw[train]
-        objective = Objective(X, y_codes, sw, self.C, self.fit_intercept, len(classes))
+        objective = Objective(X, y_codes, sw, self.C, self.fit_intercept, len(classes),
+                              callback=callback)
         theta0 = np.zeros(objective.size)
         if (self.warm_start and getattr(self, "coef_", None) is not None
                 and self.coef_.shape == (len(classes), X.shape[1])):
@@ -239,7 +249,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if not result.converged:
             unit = "epoch(s)" if self.solver == "sgd" else "iteration(s)"
             warnings.warn(f"{self.solver} failed to converge after {result.n_iter} {unit}: "
-                          f"{result.message}.", ConvergenceWarning, stacklevel=2)
+                          f"{result.message}.", ConvergenceWarning, stacklevel=3)
         self.classes_ = classes
         self._set_parameters(objective, result.theta)
         self.n_iter_ = result.n_iter

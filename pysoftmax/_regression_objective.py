@@ -90,10 +90,14 @@ class Objective:
     stream's mean sample weight (data_weight = N s_mean); the penalty is spread over the
     stream's total weight, or over stream_size samples of weight s_mean when stream_size is
     given (S = stream_size s_mean); `moments()` are the stream's.
+
+    callback(value, W, b), when given, runs after every evaluation of the whole objective
+    (loss_grad, value; not the minibatch estimates): value the objective times S (sum_i s_i
+    CE_i + ||W||^2 / (2C), LogisticRegression's form), W and b what unpack(theta) returns.
     """
 
     def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, *, stream=None,
-                 stream_size=None):
+                 stream_size=None, callback=None):
         self.X, self.y, self.sample_weight, self.dtype = X, y, sample_weight, X.dtype
         self.n, self.k, self.d = X.shape[0], n_classes, X.shape[1]
         self.fit_intercept = fit_intercept
@@ -103,6 +107,7 @@ class Objective:
         self._problem = _native.LinearProblem(self._args(X, y, sample_weight))
         self._moments = None
         self._stream = None
+        self._callback = callback
         if stream is not None:
             self._stream = stream.then(self.moments(), self.S, self.n)
             mean_weight = self._stream.weight / self._stream.rows
@@ -152,7 +157,10 @@ class Objective:
     def loss_grad(self, theta):
         w, b = self.unpack(theta)
         loss, dw, db = self._problem(w, b)
-        return self._value_grad(theta, loss, dw, db, self.data_weight)
+        value, grad = self._value_grad(theta, loss, dw, db, self.data_weight)
+        if self._callback is not None:
+            self._callback(value * self.S, w, b)
+        return value, grad
 
     def batch_loss_grad(self, theta, rows):
         """The estimate of loss_grad(theta) from the rows `rows` (indices) alone: a copy of
@@ -167,7 +175,10 @@ class Objective:
         """loss_grad(theta)[0] without the gradient (about half the work)."""
         w, b = self.unpack(theta)
         loss = self._problem(w, b, grad=False)[0]
-        return self._value(theta[:self.k * self.d], loss, self.data_weight)
+        value = self._value(theta[:self.k * self.d], loss, self.data_weight)
+        if self._callback is not None:
+            self._callback(value * self.S, w, b)
+        return value
 
     # loss / data_weight + alpha ||W||^2 / (2 S), as (loss r + alpha ||W||^2 / 2) / S with
     # r = S / data_weight: for fit r = 1 and this is the arithmetic of (loss + penalty) / S

@@ -394,6 +394,62 @@ def test_verbose_without_tqdm_prints_lines(digits, capsys, monkeypatch):
 
 # ---- the layers: objective, solvers, estimator ---------------------------------------------
 
+def _counting(monkeypatch, cls, names):
+    """Counts the calls of cls's methods `names` (wrapped in place)."""
+    counts = dict.fromkeys(names, 0)
+
+    def counting(name, method):
+        def counted(self, *args):
+            counts[name] += 1
+            return method(self, *args)
+        return counted
+
+    for name in names:
+        monkeypatch.setattr(cls, name, counting(name, getattr(cls, name)))
+    return counts
+
+
+@pytest.mark.parametrize("params", [
+    {"solver": "lbfgs"}, {"solver": "gd"}, {"solver": "sgd", "random_state": 0},
+    {"solver": "sgd", "random_state": 0, "batch_size": 5000, "early_stopping": True},
+    {"solver": "lbfgs", "fit_intercept": False, "C": np.inf}], ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_callback_sees_every_evaluation(digits, monkeypatch, params, dtype):
+    from pysoftmax._regression_objective import Objective
+
+    X, y = digits
+    X = X.astype(dtype)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
+    reference_fit = _quiet_fit(SoftmaxRegression(max_iter=8, **params), X, y, sw)
+    counts = _counting(monkeypatch, Objective, ["loss_grad", "value", "batch_loss_grad"])
+    calls = []
+    model = SoftmaxRegression(max_iter=8, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model._fit(X, y, sw, callback=lambda *args: calls.append(args))
+    # the callback changes nothing, and runs once per evaluation of the whole objective
+    assert np.array_equal(model.coef_, reference_fit.coef_)
+    assert model.loss_curve_ == reference_fit.loss_curve_
+    assert len(calls) == counts["loss_grad"] + counts["value"] > model.n_iter_
+    if params.get("early_stopping"):
+        train, _ = model._validation_split(y, 10, check_random_state(0))
+        X, y, sw = X[train], y[train], sw[train]
+    C = params.get("C", 1.0)
+    for value, coef, intercept in calls[::3]:
+        assert coef.dtype == dtype and coef.shape == (10, 64)
+        if params.get("fit_intercept", True):
+            assert intercept.dtype == dtype and intercept.shape == (10,)
+        else:
+            assert intercept is None
+            intercept = np.zeros(10)
+        ce = pysoftmax.reference.linear_cross_entropy(
+            X.astype(np.float64), coef.astype(np.float64), intercept.astype(np.float64), y,
+            sample_weight=sw, reduction="sum", return_grad=False)
+        w = coef.astype(np.float64)
+        np.testing.assert_allclose(value, ce + 0.5 * float(np.sum(w * w)) / C,
+                                   rtol=1e-9 if dtype == np.float64 else 1e-5)
+
+
 def test_solvers_share_one_signature(digits):
     import inspect
 
