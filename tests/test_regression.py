@@ -288,3 +288,28 @@ def test_import_without_scikit_learn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "1.386294" in out.stdout                      # log(4)
     assert "pip install 'pysoftmax[sklearn]'" in out.stdout
+
+
+def test_import_does_no_blas_work():
+    # Importing the estimator makes no threadpoolctl controller (a scan of the loaded
+    # libraries); the first fit does, and the second does not make another.
+    code = ("import threadpoolctl\n"
+            "made = []\n"
+            "init = threadpoolctl.ThreadpoolController.__init__\n"
+            "def counted(self, *a, **k):\n"
+            "    made.append(1)\n"
+            "    init(self, *a, **k)\n"
+            "threadpoolctl.ThreadpoolController.__init__ = counted\n"
+            "import numpy as np\n"
+            "import pysoftmax._regression\n"
+            "from pysoftmax import SoftmaxRegression\n"
+            "print(len(made))\n"
+            "X, y = np.eye(4), np.array([0, 1, 0, 1])\n"
+            "SoftmaxRegression().fit(X, y)\n"
+            "first = len(made)\n"
+            "SoftmaxRegression(solver='sgd').fit(X, y)\n"
+            "SoftmaxRegression().partial_fit(X, y, classes=[0, 1])\n"
+            "print(first, len(made))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    at_import, after_fit, after_more = map(int, out.stdout.split())
+    assert at_import == 0 and after_fit >= 1 and after_more == after_fit
