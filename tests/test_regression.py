@@ -173,13 +173,13 @@ def test_class_weight_matches_logistic_regression():
 # ---- solver behaviour ------------------------------------------------------------------------
 
 def test_feature_scaling_is_a_change_of_coordinates(rng):
-    from pysoftmax._regression import _FeatureScaling, _Objective
+    from pysoftmax._regression_objective import FeatureScaling, Objective
 
     X = rng.standard_normal((50, 4)) * [1.0, 30.0, 0.01, 1.0] + [0.0, 5.0, -2.0, 0.0]
     X[:, 3] = 7.0                                               # a constant feature
     y, sw = rng.integers(0, 3, size=50), rng.random(50) + 0.5
-    objective = _Objective(X, y, sw, 0.7, True, 3)
-    scaling = _FeatureScaling.of(objective)
+    objective = Objective(X, y, sw, 0.7, True, 3)
+    scaling = FeatureScaling.of(objective)
     theta = rng.standard_normal(objective.size)
     u = scaling.u(theta)
     np.testing.assert_allclose(scaling.theta(u), theta, rtol=1e-12, atol=1e-12)
@@ -288,3 +288,28 @@ def test_import_without_scikit_learn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "1.386294" in out.stdout                      # log(4)
     assert "pip install 'pysoftmax[sklearn]'" in out.stdout
+
+
+def test_import_does_no_blas_work():
+    # Importing the estimator makes no threadpoolctl controller (a scan of the loaded
+    # libraries); the first fit does, and the second does not make another.
+    code = ("import threadpoolctl\n"
+            "made = []\n"
+            "init = threadpoolctl.ThreadpoolController.__init__\n"
+            "def counted(self, *a, **k):\n"
+            "    made.append(1)\n"
+            "    init(self, *a, **k)\n"
+            "threadpoolctl.ThreadpoolController.__init__ = counted\n"
+            "import numpy as np\n"
+            "import pysoftmax._regression\n"
+            "from pysoftmax import SoftmaxRegression\n"
+            "print(len(made))\n"
+            "X, y = np.eye(4), np.array([0, 1, 0, 1])\n"
+            "SoftmaxRegression().fit(X, y)\n"
+            "first = len(made)\n"
+            "SoftmaxRegression(solver='sgd').fit(X, y)\n"
+            "SoftmaxRegression().partial_fit(X, y, classes=[0, 1])\n"
+            "print(first, len(made))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    at_import, after_fit, after_more = map(int, out.stdout.split())
+    assert at_import == 0 and after_fit >= 1 and after_more == after_fit

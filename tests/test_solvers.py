@@ -1,7 +1,9 @@
 """SoftmaxRegression's solvers "gd" and "sgd" and partial_fit: convergence to the lbfgs optimum
 on digits (the issue's 5%), stopping rules, determinism and thread counts, float32, partial_fit's
 semantics (classes, unseen labels, missing classes, state across calls), early stopping, verbose
-output, warm start across solvers, pickling, and the pictures of such models."""
+output, the layers' contracts (fit's callback, the solvers' one signature, partial_fit's stream
+given to the Objective's constructor), warm start across solvers, pickling, and the pictures of
+such models."""
 
 import pickle
 import sys
@@ -113,13 +115,13 @@ def test_sgd_with_sample_weights(digits):
 # ---- stopping rules and warnings -----------------------------------------------------------
 
 def test_gd_stops_on_the_gradient_test(digits):
-    from pysoftmax._regression import _Objective
+    from pysoftmax._regression_objective import Objective
 
     X, y = digits
     model = SoftmaxRegression(solver="gd", C=0.1, tol=1e-3, max_iter=1000).fit(X, y)
     assert 0 < model.n_iter_ < 1000
     assert np.all(np.diff(model.loss_curve_) < 0)              # Armijo: every step decreases
-    problem = _Objective(X, y.astype(np.int64), np.ones(len(y)), 0.1, True, 10)
+    problem = Objective(X, y.astype(np.int64), np.ones(len(y)), 0.1, True, 10)
     grad = problem.loss_grad(problem.pack(model.coef_, model.intercept_))[1]
     assert 1e-4 < np.max(np.abs(grad)) <= 1e-3                 # stopped at tol, not far below
 
@@ -288,7 +290,7 @@ def test_partial_fit_keeps_the_optimizer_state(digits):
     forgetful = SoftmaxRegression(random_state=0, stream_size=len(y))
     for _ in range(5):
         forgetful.partial_fit(X, y, classes=np.arange(10))
-        forgetful._stream.optimizer.velocity = None
+        forgetful._sgd.velocity = None
     assert np.abs(forgetful.coef_ - fitted.coef_).max() > 0.1
 
 
@@ -390,6 +392,128 @@ def test_verbose_without_tqdm_prints_lines(digits, capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert lines[2].startswith("sgd epoch 3: objective ") and "validation score" in lines[2]
+
+
+# ---- the layers: objective, solvers, estimator ---------------------------------------------
+
+def _counting(monkeypatch, cls, names):
+    """Counts the calls of cls's methods `names` (wrapped in place)."""
+    counts = dict.fromkeys(names, 0)
+
+    def counting(name, method):
+        def counted(self, *args):
+            counts[name] += 1
+            return method(self, *args)
+        return counted
+
+    for name in names:
+        monkeypatch.setattr(cls, name, counting(name, getattr(cls, name)))
+    return counts
+
+
+@pytest.mark.parametrize("params", [
+    {"solver": "lbfgs"}, {"solver": "gd"}, {"solver": "sgd", "random_state": 0},
+    {"solver": "sgd", "random_state": 0, "batch_size": 5000, "early_stopping": True},
+    {"solver": "lbfgs", "fit_intercept": False, "C": np.inf}], ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_callback_sees_every_evaluation(digits, monkeypatch, params, dtype):
+    from pysoftmax._regression_objective import Objective
+
+    X, y = digits
+    X = X.astype(dtype)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
+    reference_fit = _quiet_fit(SoftmaxRegression(max_iter=8, **params), X, y, sw)
+    counts = _counting(monkeypatch, Objective, ["loss_grad", "value", "batch_loss_grad"])
+    calls = []
+    model = SoftmaxRegression(max_iter=8, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model._fit(X, y, sw, callback=lambda *args: calls.append(args))
+    # the callback changes nothing, and runs once per evaluation of the whole objective
+    assert np.array_equal(model.coef_, reference_fit.coef_)
+    assert model.loss_curve_ == reference_fit.loss_curve_
+    assert len(calls) == counts["loss_grad"] + counts["value"] > model.n_iter_
+    if params.get("early_stopping"):
+        train, _ = model._validation_split(y, 10, check_random_state(0))
+        X, y, sw = X[train], y[train], sw[train]
+    C = params.get("C", 1.0)
+    for value, coef, intercept in calls[::3]:
+        assert coef.dtype == dtype and coef.shape == (10, 64)
+        if params.get("fit_intercept", True):
+            assert intercept.dtype == dtype and intercept.shape == (10,)
+        else:
+            assert intercept is None
+            intercept = np.zeros(10)
+        ce = pysoftmax.reference.linear_cross_entropy(
+            X.astype(np.float64), coef.astype(np.float64), intercept.astype(np.float64), y,
+            sample_weight=sw, reduction="sum", return_grad=False)
+        w = coef.astype(np.float64)
+        np.testing.assert_allclose(value, ce + 0.5 * float(np.sum(w * w)) / C,
+                                   rtol=1e-9 if dtype == np.float64 else 1e-5)
+
+
+def test_solvers_share_one_signature(digits):
+    import inspect
+
+    from pysoftmax._regression_objective import Objective
+    from pysoftmax._regression_solvers import SOLVERS, SolverOptions, SolverResult
+
+    signatures = {name: inspect.signature(solve) for name, solve in SOLVERS.items()}
+    assert set(signatures) == {"lbfgs", "gd", "sgd"}
+    assert len(set(signatures.values())) == 1
+    assert list(signatures["sgd"].parameters) == ["objective", "theta0", "options"]
+    X, y = digits
+    options = SolverOptions(max_iter=3, tol=1e-4, random_state=np.random.RandomState(0))
+    for name, solve in SOLVERS.items():
+        objective = Objective(X, y.astype(np.int64), np.ones(len(y)), 1.0, True, 10)
+        result = solve(objective, np.zeros(objective.size), options)
+        assert isinstance(result, SolverResult) and result.n_iter == 3, name
+        assert result.loss_curve[-1] < np.log(10), name
+
+
+def test_partial_fit_stream_goes_to_the_objective_constructor(digits, monkeypatch):
+    from pysoftmax import _regression
+    from pysoftmax._regression_objective import Moments, Objective, Stream
+
+    X, y = digits
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
+    rows = np.arange(300, 700)
+    before = Stream(Moments.of(X[:300], sw[:300]), float(sw[:300].sum()), 300)
+    for stream_size in (None, 5000):
+        chunk = Objective(X[rows], y[rows].astype(np.int64), sw[rows], 0.5, True, 10,
+                          stream=before, stream_size=stream_size)
+        assert chunk.stream.rows == 700 and chunk.stream.weight == before.weight + sw[rows].sum()
+        mean_weight = chunk.stream.weight / 700
+        assert chunk.data_weight == 400 * mean_weight
+        assert chunk.S == (chunk.stream.weight if stream_size is None
+                           else stream_size * mean_weight)
+        whole = Moments.of(X[:700], sw[:700])
+        np.testing.assert_allclose(chunk.moments().mean, whole.mean, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(chunk.moments().var, whole.var, rtol=1e-9, atol=1e-12)
+    assert before.rows == 300                           # the stream before is left as it was
+
+    class Sealed(Objective):
+        """An Objective whose fields no one sets after its constructor."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._sealed = True
+
+        def __setattr__(self, name, value):
+            assert not getattr(self, "_sealed", False), f"{name} set after construction"
+            super().__setattr__(name, value)
+
+    def stream(model):
+        for i in range(0, len(y), 600):
+            model.partial_fit(X[i:i + 600], y[i:i + 600], classes=np.arange(10),
+                              sample_weight=sw[i:i + 600])
+        return model
+
+    expected = stream(SoftmaxRegression(random_state=0, stream_size=len(y)))
+    monkeypatch.setattr(_regression, "Objective", Sealed)
+    model = stream(SoftmaxRegression(random_state=0, stream_size=len(y)))
+    assert np.array_equal(model.coef_, expected.coef_)
+    assert model._stream.rows == len(y) and model._stream.weight == pytest.approx(np.sum(sw))
 
 
 # ---- warm start, pickling, pictures --------------------------------------------------------

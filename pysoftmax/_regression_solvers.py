@@ -1,0 +1,285 @@
+"""SoftmaxRegression's solvers: minimisers of an Objective (_regression_objective) over theta.
+
+Every solver in SOLVERS has one signature,
+
+    solve(objective, theta0, options: SolverOptions) -> SolverResult,
+
+and runs in the coordinates of FeatureScaling. "lbfgs": SciPy's L-BFGS-B; "gd": gradient descent
+with an Armijo line search; "sgd": epochs of minibatch SGD with momentum (SGD, MLPClassifier's
+update), whose state partial_fit continues one epoch at a time (`sgd_epoch`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ._regression_objective import FeatureScaling
+from ._regression_progress import Progress
+
+__all__ = ["SGD", "SOLVERS", "SolverOptions", "SolverResult", "sgd_epoch"]
+
+_FTOL = 64 * np.finfo(float).eps    # "the objective stopped decreasing" (lbfgs's ftol too)
+_MORE_ITERATIONS = "; increase max_iter or scale the data (e.g. sklearn.preprocessing.StandardScaler)"
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverOptions:
+    """What a solver is told besides the objective and the start (SoftmaxRegression's
+    parameters of the same names).
+
+    max_iter: iterations ("lbfgs", "gd") or epochs ("sgd"). tol: the stopping tolerance.
+    verbose: > 0 reports progress. random_state: a numpy RandomState ("sgd" draws the order of
+    the rows from it). batch_size ... n_iter_no_change: the settings of SGD. validation:
+    (X, y codes, sample weights or None) held out for "sgd"'s early stopping, or None.
+    """
+
+    max_iter: int
+    tol: float
+    verbose: int = 0
+    random_state: np.random.RandomState | None = None
+    batch_size: int | str = "auto"
+    learning_rate: str = "constant"
+    learning_rate_init: float = 0.3
+    power_t: float = 0.5
+    momentum: float = 0.9
+    nesterov: bool = True
+    n_iter_no_change: int = 10
+    validation: tuple | None = None
+
+
+@dataclasses.dataclass
+class SolverResult:
+    """theta: the solution; n_iter: iterations or epochs; loss_curve: the objective (divided by
+    S) after each; converged and message: whether the solver's stopping rule ended it, and how.
+    "sgd" only: validation_scores and best_validation_score (early stopping), and optimizer, its
+    SGD (for partial_fit to continue)."""
+
+    theta: np.ndarray
+    n_iter: int
+    loss_curve: list
+    converged: bool
+    message: str
+    validation_scores: list | None = None
+    best_validation_score: float | None = None
+    optimizer: SGD | None = None
+
+
+def solve_lbfgs(objective, theta0, options):
+    """SciPy's L-BFGS-B with LogisticRegression's options (maxls 50, ftol 64 eps), run in the
+    coordinates of FeatureScaling. It stops, as LogisticRegression, when the largest
+    component of the gradient of the objective (divided by S, with respect to W and b) is
+    <= tol."""
+    scaling = FeatureScaling.of(objective)
+    curve, last = [], {}
+
+    def fun(u):
+        value, grad = objective.loss_grad(scaling.theta(u))
+        last["u"], last["grad"] = u.copy(), grad
+        return value, scaling.gradient(grad)
+
+    def callback(intermediate_result):
+        curve.append(float(intermediate_result.fun))
+        if options.verbose:
+            print(f"lbfgs iteration {len(curve)}: objective {curve[-1]:.10g}")
+        if (np.array_equal(intermediate_result.x, last["u"])
+                and np.max(np.abs(last["grad"]), initial=0.0) <= options.tol):
+            raise StopIteration
+
+    res = minimize(fun, scaling.u(theta0), method="L-BFGS-B", jac=True, callback=callback,
+                   options={"maxiter": options.max_iter, "maxls": 50, "gtol": 0.0,
+                            "ftol": _FTOL})
+    message = res.message if isinstance(res.message, str) else res.message.decode()
+    converged = res.status == 0 or res.status == 99       # 99: the callback's gradient test
+    if not converged:
+        message += _MORE_ITERATIONS
+    return SolverResult(scaling.theta(res.x), int(res.nit), curve, converged, message)
+
+
+def solve_gd(objective, theta0, options):
+    """Full-batch gradient descent u <- u - t grad f(u) in the coordinates of FeatureScaling
+    (those of lbfgs), the step t from a backtracking (Armijo) line search: each iteration
+    tries twice the last accepted step, halving it until f decreases by at least
+    1e-4 t ||grad||^2. Stops when the largest component of the gradient with respect to W and
+    b is <= tol (lbfgs's test), or when the objective stops decreasing (relative decrease
+    <= 64 eps, or no step decreases it: the rounding floor; not a failure)."""
+    scaling = FeatureScaling.of(objective)
+    u = scaling.u(theta0)
+    f, grad = objective.loss_grad(scaling.theta(u))
+    step, curve, n_iter = 1.0, [], 0
+    converged, message = False, "the maximum number of iterations was reached" + _MORE_ITERATIONS
+    with Progress(options.verbose, "gd", options.max_iter, "iteration") as progress:
+        while True:
+            if np.max(np.abs(grad), initial=0.0) <= options.tol:
+                converged, message = True, "the gradient is below tol"
+                break
+            if n_iter >= options.max_iter:
+                break
+            g = scaling.gradient(grad)
+            gg = float(g @ g)
+            step *= 2.0
+            while True:
+                u_new = u - step * g
+                f_new, grad_new = objective.loss_grad(scaling.theta(u_new))
+                if f_new <= f - 1e-4 * step * gg:
+                    break
+                step *= 0.5
+                if step * math.sqrt(gg) <= np.finfo(float).eps * (1.0 + np.max(np.abs(u))):
+                    f_new = None                    # no step moves u: the rounding floor
+                    break
+            if f_new is None:
+                converged, message = True, "no step decreases the objective"
+                break
+            decrease = (f - f_new) / max(abs(f), abs(f_new), 1.0)
+            u, f, grad = u_new, f_new, grad_new
+            n_iter += 1
+            curve.append(float(f))
+            progress.update(n_iter, f)
+            if decrease <= _FTOL:
+                converged, message = True, "the objective stopped decreasing"
+                break
+    return SolverResult(scaling.theta(u), n_iter, curve, converged, message)
+
+
+class SGD:
+    """Minibatch SGD with momentum, MLPClassifier's update and schedules, and its state (kept
+    across partial_fit calls):
+
+        v <- momentum v - lr g,   u <- u + v   (nesterov: u <- u + momentum v - lr g)
+
+    in the coordinates of a FeatureScaling, g the minibatch gradient (Objective's unbiased
+    estimate). The velocity is kept in (W, b) coordinates between epochs, so that partial_fit's
+    coordinates may change with the stream's statistics. After each epoch, `end_epoch` applies
+    the stopping rule of MLPClassifier to the training objective, or to the validation score:
+    no improvement by tol for more than n_iter_no_change epochs stops, or with "adaptive"
+    divides the learning rate by 5 (stopping once it is below 1e-6); "invscaling" sets it to
+    learning_rate_init / (epochs + 1) ** power_t. The settings are those of a SolverOptions.
+    """
+
+    def __init__(self, options):
+        self.batch_size, self.schedule = options.batch_size, options.learning_rate
+        self.lr0 = self.lr = options.learning_rate_init
+        self.power_t, self.momentum = options.power_t, options.momentum
+        self.nesterov = options.nesterov
+        self.n_iter_no_change, self.tol = options.n_iter_no_change, options.tol
+        self.rng = options.random_state
+        self.velocity = None            # (W, b) coordinates, float64
+        self.epochs = 0
+        self.no_improvement = 0
+        self.best = None                # best loss (lowest) or validation score (highest)
+
+    def epoch(self, objective, theta, scaling):
+        """One pass over objective's rows in a new random order, in batches; the new theta."""
+        n = objective.n
+        batch = min(n, 200 if self.batch_size == "auto" else self.batch_size)
+        u = scaling.u(theta)
+        v = np.zeros_like(u) if self.velocity is None else scaling.u(self.velocity)
+        order = self.rng.permutation(n) if batch < n else None
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                for start in range(0, n, batch):
+                    if order is None:                # one batch: the whole data, no copy
+                        grad = objective.loss_grad(scaling.theta(u))[1]
+                    else:
+                        rows = np.sort(order[start:start + batch])
+                        grad = objective.batch_loss_grad(scaling.theta(u), rows)[1]
+                    g = scaling.gradient(grad)
+                    v *= self.momentum
+                    v -= self.lr * g
+                    if self.nesterov:
+                        u += self.momentum * v - self.lr * g
+                    else:
+                        u += v
+                theta, velocity = scaling.theta(u), scaling.theta(v)
+            finite = np.all(np.isfinite(theta)) and np.all(np.isfinite(velocity))
+        except FloatingPointError:
+            finite = False
+        if not finite:
+            raise ValueError(f"sgd diverged (the weights overflowed): the learning rate "
+                             f"({self.lr:g}) is too large for this data; lower "
+                             f"learning_rate_init")
+        self.velocity = velocity
+        self.epochs += 1
+        if self.schedule == "invscaling":
+            self.lr = self.lr0 / (self.epochs + 1) ** self.power_t
+        return theta
+
+    def end_epoch(self, loss=None, score=None):
+        """Records the epoch's training objective (or validation score); True: stop."""
+        if score is None:
+            improved = self.best is None or loss <= self.best - self.tol
+            self.best = loss if self.best is None else min(self.best, loss)
+        else:
+            improved = self.best is None or score >= self.best + self.tol
+            self.best = score if self.best is None else max(self.best, score)
+        self.no_improvement = 0 if improved else self.no_improvement + 1
+        if self.no_improvement <= self.n_iter_no_change:
+            return False
+        self.no_improvement = 0
+        if self.schedule == "adaptive" and self.lr > 1e-6:
+            self.lr /= 5.0
+            return False
+        return True
+
+
+def _accuracy(objective, theta, X, y, sample_weight):
+    w, b = objective.unpack(theta)
+    scores = X @ w.T
+    if b is not None:
+        scores += b
+    return float(np.average(np.argmax(scores, axis=1) == y, weights=sample_weight))
+
+
+def solve_sgd(objective, theta0, options):
+    """Epochs of a new SGD in the coordinates of FeatureScaling, up to max_iter. The objective
+    is evaluated (in full) after each epoch: loss_curve and the stopping test. With
+    options.validation (held out for early stopping) the test is on its accuracy, and the
+    parameters of the best epoch are returned. Ending with an objective 10% above the starting
+    one is a failure (the learning rate is too large)."""
+    optimizer, validation = SGD(options), options.validation
+    scaling = FeatureScaling.of(objective)
+    start = objective.value(theta0)
+    theta, curve, scores = theta0, [], []
+    best_theta, best_score = theta0, -np.inf
+    converged, message = False, "the maximum number of epochs was reached" + _MORE_ITERATIONS
+    with Progress(options.verbose, "sgd", options.max_iter) as progress:
+        for epoch in range(1, options.max_iter + 1):
+            theta = optimizer.epoch(objective, theta, scaling)
+            curve.append(objective.value(theta))
+            score = None
+            if validation is not None:
+                score = _accuracy(objective, theta, *validation)
+                scores.append(score)
+                if score > best_score:
+                    best_theta, best_score = theta, score
+            progress.update(epoch, curve[-1], score)
+            if optimizer.end_epoch(curve[-1], score):
+                converged = True
+                message = (f"the {'validation score' if validation else 'training objective'}"
+                           f" did not improve by tol for {optimizer.n_iter_no_change} epochs")
+                break
+    if curve and curve[-1] > 1.1 * start:
+        converged = False
+        message = (f"the objective ({curve[-1]:.6g}) ended 10% above its starting value "
+                   f"({start:.6g}): learning_rate_init ({optimizer.lr0:g}) is too large")
+    if validation is not None:
+        theta = best_theta
+    return SolverResult(theta, len(curve), curve, converged, message,
+                        scores if validation is not None else None,
+                        best_score if validation is not None else None, optimizer)
+
+
+def sgd_epoch(objective, theta, optimizer):
+    """partial_fit's step: one epoch of `optimizer` (an SGD) from theta, in the coordinates of
+    the objective's moments (a stream's), then its end-of-epoch rule on the objective ("adaptive"
+    lowers the learning rate, as MLPClassifier's partial_fit). Returns (theta, objective)."""
+    theta = optimizer.epoch(objective, theta, FeatureScaling.of(objective))
+    loss = objective.value(theta)
+    optimizer.end_epoch(loss)
+    return theta, loss
+
+
+SOLVERS = {"lbfgs": solve_lbfgs, "gd": solve_gd, "sgd": solve_sgd}
