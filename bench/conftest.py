@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from pysoftmax import _bench
+from pysoftmax.bench import kernels as _bench
 
 
 def _threads_from_environment():

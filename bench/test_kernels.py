@@ -7,7 +7,7 @@ elements and bytes per call and, from the median, elements/s and bytes/s.
 
 import pytest
 
-from pysoftmax import _bench
+from pysoftmax.bench import kernels as _bench
 
 DTYPES = ["float32", "float64"]
 

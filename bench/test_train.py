@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from pysoftmax import _bench_train
+from pysoftmax.bench import train as _bench_train
 
 
 def _rows():

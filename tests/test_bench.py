@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pysoftmax.reference
-from pysoftmax import _bench
+from pysoftmax.bench import kernels as _bench
 from pysoftmax.__main__ import main
 
 

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("scipy.optimize")
 pytest.importorskip("sklearn")
 
-from pysoftmax import _bench_train  # noqa: E402
+from pysoftmax.bench import train as _bench_train  # noqa: E402
 from pysoftmax.__main__ import main  # noqa: E402
 
 

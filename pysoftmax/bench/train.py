@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 
 import pysoftmax
-from ._bench import _check_output_path
+from .kernels import _check_output_path
 
 TRAINERS = ("sklearn", "pysoftmax", "torch")
 MODULES = {"sklearn": "sklearn.linear_model", "pysoftmax": "pysoftmax._regression",
@@ -112,7 +112,7 @@ def train_sklearn(p, threads):
 def train_pysoftmax(p, threads):
     from sklearn.exceptions import ConvergenceWarning
 
-    from ._regression import SoftmaxRegression, _Objective
+    from .._regression import SoftmaxRegression, _Objective
 
     trace = []
 

@@ -614,9 +614,9 @@ def _check_output_path(option, path):
 def run(args):
     """The `bench` command (arguments: threads, quick, rounds, json, plot; train, rows)."""
     if args.train:
-        from . import _bench_train
+        from . import train
 
-        return _bench_train.run(args)
+        return train.run(args)
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
             _check_output_path(option, path)

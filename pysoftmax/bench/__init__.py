@@ -1,0 +1,1 @@
+"""Benchmarks of pysoftmax against its peers: ``python -m pysoftmax bench``."""
