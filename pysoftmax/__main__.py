@@ -8,7 +8,7 @@ import sys
 
 import pysoftmax
 from pysoftmax import _demo
-from pysoftmax.bench import kernels as cli
+from pysoftmax.bench import cli
 
 
 def main(argv=None):

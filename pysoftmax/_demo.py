@@ -3,28 +3,18 @@ digits against LogisticRegression, and a timing of the kernels against the NumPy
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import numpy as np
 
 import pysoftmax
-from pysoftmax.bench import kernels as _bench
-
-
-def _timed(fn, repeat):
-    """(median seconds of `repeat` calls of fn(), the last call's result)."""
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+from pysoftmax.bench.timing import median_seconds
 
 
 def _digits_comparison(out, repeat):
     """SoftmaxRegression's solvers against LogisticRegression on scikit-learn's digits (fit
-    times: medians of `repeat`); writes templates.png and loss_curve.png into `out`."""
+    times: medians of `repeat` after one untimed fit); writes templates.png and loss_curve.png
+    into `out`."""
     import os
 
     from sklearn.datasets import load_digits
@@ -66,8 +56,9 @@ def _digits_comparison(out, repeat):
           f"{'objective':>12}")
     models = {}
     for name, fit in trainers:
-        seconds, model = _timed(fit, repeat)
-        models[name] = model
+        fitted = []
+        seconds = median_seconds(lambda: fitted.append(fit()), repeat, 0.0)
+        model = models[name] = fitted[-1]
         w, b = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
         c = 0.01 if name.endswith("C=0.01") else C
         value = (pysoftmax.linear_cross_entropy(X_train, w, b, y_train, reduction="sum",
@@ -114,8 +105,8 @@ def _kernel_table(shapes, repeat):
                  ("log_softmax", lambda m: m.log_softmax(x)),
                  ("cross_entropy_with_grad", lambda m: m.cross_entropy_with_grad(x, labels))]
         for name, call in calls:
-            ours = _bench.median_seconds(lambda: call(pysoftmax), repeat, 0.0)
-            ref = _bench.median_seconds(lambda: call(pysoftmax.reference), repeat, 0.0)
+            ours = median_seconds(lambda: call(pysoftmax), repeat, 0.0)
+            ref = median_seconds(lambda: call(pysoftmax.reference), repeat, 0.0)
             print(f"{name:<26}{f'{n}x{k}':>14}{ours * 1e3:>9.3f} ms{ref * 1e3:>9.3f} ms"
                   f"{ref / ours:>9.1f}x{ours * 1e9 / x.size:>12.3f}")
     exact = pysoftmax.reference.softmax(first.astype(np.float64))
