@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from pysoftmax import _bench
+from pysoftmax.bench import kernels
 
 
 def _threads_from_environment():
@@ -37,7 +37,7 @@ def threads(pytestconfig):
 
 @functools.lru_cache(maxsize=2)
 def _inputs(n, k, dtype, target):
-    return _bench.make_inputs(n, k, dtype, target=target)
+    return kernels.make_inputs(n, k, dtype, target=target)
 
 
 @pytest.fixture(scope="session")

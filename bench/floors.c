@@ -1,6 +1,7 @@
-/* This machine's floors for a float32 softmax-like kernel (the lines on the bench --plot):
- * streaming read, float32 copy with normal and with non-temporal stores (256 MB arrays), and a
- * degree-6 vector exp + sum with the data in L1, on 1 and 2 threads. Best of 7.
+/* Native floors of a float32 softmax-like kernel on the machine it runs on: streaming read,
+ * float32 copy with normal and with non-temporal stores (256 MB arrays), and a degree-6 vector
+ * exp + sum with the data in L1, on 1 and 2 threads. Best of 7. (`python -m pysoftmax bench`
+ * measures its own floors, NumPy's copy and read, in each run: pysoftmax/bench/floors.py.)
  *   gcc -O3 -mavx2 -mfma -fopenmp bench/floors.c -o /tmp/floors && /tmp/floors
  */
 #include <immintrin.h>

@@ -1,11 +1,11 @@
-"""Training SoftmaxRegression against its peers (see pysoftmax/_bench_train.py), one benchmark
+"""Training SoftmaxRegression against its peers (see pysoftmax/bench/train.py), one benchmark
 entry per trainer, each trained once on the same problem.
 
-PYSOFTMAX_BENCH_TRAIN_ROWS sets the rows (default 30000; the issue also uses 60000).
+PYSOFTMAX_BENCH_TRAIN_ROWS sets the rows (default 30000).
 The timed call is the training alone; extra_info holds the trainer, its version, the final
-objective (float64, the issue's form sum_i CE_i + ||W||^2 / (2C)), iterations, evaluations
-and threads. The time to reach
-scikit-learn's objective needs all three runs: `python -m pysoftmax bench --train` reports it.
+objective (float64, sum_i CE_i + ||W||^2 / (2C)), iterations, evaluations and threads. The time
+to reach scikit-learn's objective needs all three runs: `python -m pysoftmax bench --train`
+reports it.
 """
 
 import functools
@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from pysoftmax import _bench_train
+from pysoftmax.bench import train
 
 
 def _rows():
@@ -26,20 +26,20 @@ def _rows():
 
 @functools.lru_cache(maxsize=1)
 def _problem(rows):
-    return _bench_train.make_problem(rows, **_bench_train.FULL)
+    return train.make_problem(rows, **train.FULL)
 
 
-@pytest.mark.parametrize("trainer", _bench_train.TRAINERS)
+@pytest.mark.parametrize("trainer", train.TRAINERS)
 def test_train(benchmark, threads, trainer):
-    pytest.importorskip(_bench_train.MODULES[trainer])
+    pytest.importorskip(train.MODULES[trainer])
     pytest.importorskip("sklearn.datasets")
     p = _problem(_rows())
     n, d = p.shape
     benchmark.group = f"train {n}x{d} {p.k} classes float32"
-    result = benchmark.pedantic(_bench_train.TRAIN[trainer], args=(p, threads), rounds=1,
+    result = benchmark.pedantic(train.TRAIN[trainer], args=(p, threads), rounds=1,
                                 iterations=1)
     benchmark.extra_info.update(trainer=trainer, version=result.version, shape=[n, d],
                                 classes=p.k, C=p.C, max_iter=p.max_iter, tol=p.tol,
                                 threads=threads,
-                                objective=_bench_train.objective(p, *result.params),
+                                objective=train.objective(p, *result.params),
                                 n_iter=result.n_iter, n_evals=result.n_evals)

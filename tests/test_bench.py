@@ -1,55 +1,76 @@
 """The kernel benchmark command (python -m pysoftmax bench) on tiny shapes: it runs, prints
-every table, and its --json and --plot outputs hold what the tables say."""
+every table, and its --json and --plot outputs hold what the tables say; the floors it measures;
+the layers of pysoftmax.bench; bench/check_targets.py on a small record."""
 
+import ast
+import importlib.util
 import json
+import pathlib
 import statistics
 
 import numpy as np
 import pytest
 
 import pysoftmax.reference
-from pysoftmax import _bench
 from pysoftmax.__main__ import main
+from pysoftmax.bench import floors, kernels, peers, timing
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+WRITE_OPS = ("softmax", "log_softmax", "cross_entropy_with_grad")   # the copy floor's ops
 
 
 @pytest.fixture
 def tiny(monkeypatch):
-    monkeypatch.setattr(_bench, "SHAPES", ((64, 10), (8, 300)))
-    monkeypatch.setattr(_bench, "SWEEP_KS", (10, 100))
-    monkeypatch.setattr(_bench, "SWEEP_ELEMENTS", 2000)
-    monkeypatch.setattr(_bench, "IN_CACHE_SHAPE", (4, 500))
+    monkeypatch.setattr(kernels, "SHAPES", ((64, 10), (8, 300)))
+    monkeypatch.setattr(kernels, "SWEEP_KS", (10, 100))
+    monkeypatch.setattr(kernels, "SWEEP_ELEMENTS", 2000)
+    monkeypatch.setattr(kernels, "IN_CACHE_SHAPE", (4, 500))
+
+
+def _check_floors(r, ours_s):
+    """The row's floors: those that bound its op, and pysoftmax's time over each."""
+    want = {"copy", "read"} if r["op"] in WRITE_OPS else {"read"}
+    assert set(r["floor_median_s"]) == set(r["floor_ratio"]) == want
+    elements = r["shape"][0] * r["shape"][1]
+    for name, s in r["floor_median_s"].items():
+        assert r["floor_ns_per_element"][name] == pytest.approx(s * 1e9 / elements)
+        assert r["floor_ratio"][name] == pytest.approx(ours_s / s)
 
 
 def test_bench_quick_json(tiny, capsys, tmp_path):
     path = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--threads", "1,2", "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    for heading in ("ns/element (median)", "targets (required speed-up", "pysoftmax scaling, 1 -> 2",
-                    "in-cache rows"):
+    for heading in ("ns/element (median)", "floors measured with it on the same inputs",
+                    "pysoftmax scaling, 1 -> 2", "in-cache rows"):
         assert heading in out
+    assert "copy: NumPy's np.copyto" in out and "read: NumPy's max" in out
+    assert "target" not in out.lower() and "MISS" not in out
     record = json.loads(path.read_text())
     assert record["threads"] == [1, 2] and record["quick"] is True
+    assert set(record["floors"]) == {"copy", "read"}
+    assert isinstance(record["caches"], dict)
     rows = record["rows"]
     # --quick: the first two shapes, float32, four ops, each thread count
     assert {(r["op"], tuple(r["shape"]), r["threads"]) for r in rows} == {
         (op, shape, t) for op in ("softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad")
         for shape in ((64, 10), (8, 300)) for t in (1, 2)}
     for r in rows:
-        assert {"pysoftmax", "reference"} <= set(r["median_s"])
+        assert {"pysoftmax", "reference"} <= set(r["median_s"]) and "targets" not in r
         ours = r["median_s"]["pysoftmax"]
         for peer, speedup in r["speedup"].items():
             assert speedup == pytest.approx(r["median_s"][peer] / ours)
-        for peer, t in r["targets"].items():
-            assert t["required"] == _bench.target_ratio(r["op"], r["shape"][1], r["dtype"], peer)
-            assert t["met"] == (t["speedup"] >= t["required"])
-        if r["op"] == "cross_entropy_with_grad" and "sklearn" in r["median_s"]:
-            assert r["targets"]["sklearn"]["required"] == 8.0
+        _check_floors(r, ours)
+    by_row = {(r["op"], tuple(r["shape"]), r["threads"]): r for r in rows}
+    for (op, shape, _), r in by_row.items():       # NumPy's floors: timed once, reported twice
+        assert r["floor_median_s"] == by_row[op, shape, 1]["floor_median_s"]
     cache = record["in_cache"]
     assert [(r["op"], r["threads"]) for r in cache] == [
-        (op, t) for t in (1, 2) for op in _bench.IN_CACHE_OPS]
+        (op, t) for t in (1, 2) for op in kernels.IN_CACHE_OPS]
     for r in cache:
         assert r["shape"] == [4, 500] and r["ns_per_element"] > 0
-        assert r["ratio"] == pytest.approx(r["ns_per_element"] / _bench.MACHINE_FLOORS_NS[r["threads"]]["exp"])
+        assert r["ns_per_element"] == pytest.approx(r["median_s"] * 1e9 / 2000)
+        _check_floors(r, r["median_s"])
 
 
 def test_bench_rounds_report_the_median_of_the_rounds(tiny, capsys, tmp_path):
@@ -61,14 +82,41 @@ def test_bench_rounds_report_the_median_of_the_rounds(tiny, capsys, tmp_path):
     for r in record["rows"]:
         for lib, times in r["round_medians_s"].items():
             assert len(times) == 3 and r["median_s"][lib] == statistics.median(times)
+        for name, times in r["round_floor_medians_s"].items():
+            assert len(times) == 3 and r["floor_median_s"][name] == statistics.median(times)
         ours = r["median_s"]["pysoftmax"]
         for peer, speedup in r["speedup"].items():
             assert speedup == pytest.approx(r["median_s"][peer] / ours)
+        _check_floors(r, ours)
     for r in record["in_cache"]:
-        assert r["ns_per_element"] == statistics.median(r["round_ns_per_element"])
-        assert r["ratio"] == pytest.approx(r["ns_per_element"] / _bench.MACHINE_FLOORS_NS[1]["exp"])
+        assert r["ns_per_element"] == pytest.approx(statistics.median(r["round_ns_per_element"]))
+        _check_floors(r, r["median_s"])
     with pytest.raises(SystemExit):
         main(["bench", "--rounds", "0"])
+
+
+def test_a_new_floor_shows_in_the_tables_and_the_record(tiny, monkeypatch, capsys, tmp_path):
+    """A floor is one entry of floors.FLOORS: measured, printed and saved with no other change;
+    one that runs on the run's threads is timed at each thread count."""
+    calls = []
+
+    def build(x, threads):
+        out = np.empty_like(x)
+        calls.append(threads)
+        return lambda: np.copyto(out, x)
+
+    extra = floors.Floor("again", "a copy again", "np.copyto once more, on the run's threads",
+                         build, ops=("logsumexp",), single_threaded=False)
+    monkeypatch.setattr(floors, "FLOORS", floors.FLOORS + (extra,))
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--threads", "1,2", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "again: np.copyto once more" in out and "/ again" in out
+    record = json.loads(path.read_text())
+    assert record["floors"]["again"] == extra.description
+    for r in record["rows"] + record["in_cache"]:
+        assert ("again" in r["floor_ratio"]) == (r["op"] == "logsumexp")
+    assert set(calls) == {1, 2}
 
 
 def test_libraries_and_thread_counts_are_timed_in_turns():
@@ -82,7 +130,7 @@ def test_libraries_and_thread_counts_are_timed_in_turns():
             return lambda: events.append(("call", key))
         return build
 
-    medians = _bench.interleaved_medians({"a": builder("a"), "b": builder("b")}, min_repeats=5,
+    medians = timing.interleaved_medians({"a": builder("a"), "b": builder("b")}, min_repeats=5,
                                          min_time=0.0, turn_s=0.0)
     assert set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())
     turns = [key for what, key in events if what == "build"]
@@ -94,30 +142,40 @@ def test_libraries_and_thread_counts_are_timed_in_turns():
 
 def test_measure_times_single_threaded_libraries_once(tiny, monkeypatch):
     built = []
-    real = _bench.kernel
+    real = peers.kernel
 
     def spy(op, library, data, threads):
         built.append((library, threads))
         return real(op, library, data, threads)
 
-    monkeypatch.setattr(_bench, "kernel", spy)
-    results = _bench.measure([("softmax", 64, 10, "float32")], ["pysoftmax", "reference"], [1, 2],
-                             min_repeats=2, min_time=0.0)
+    monkeypatch.setattr(peers, "kernel", spy)
+    results = kernels.measure([("softmax", 64, 10, "float32")], ["pysoftmax", "reference"],
+                              [1, 2], min_repeats=2, min_time=0.0)
     assert [r["threads"] for r in results] == [1, 2]
     assert {t for lib, t in built if lib == "reference"} == {1}
     assert {t for lib, t in built if lib == "pysoftmax"} == {1, 2}
     assert results[0]["median_s"]["reference"] == results[1]["median_s"]["reference"]
+    assert results[0]["floor_median_s"] == results[1]["floor_median_s"]
 
 
 def test_in_cache_calls_write_into_one_output(tiny):
-    data = _bench.make_inputs(4, 500, "float32")
-    for op in _bench.IN_CACHE_OPS:
-        call = _bench.in_cache_call(op, data, 1)
+    data = kernels.make_inputs(4, 500, "float32")
+    for op in kernels.IN_CACHE_OPS:
+        call = kernels.in_cache_call(op, data, 1)
         first, second = call(), call()
         want = getattr(pysoftmax.reference, op)(data.logits)
         np.testing.assert_allclose(first, want, rtol=1e-5, atol=1e-6)
         if op != "logsumexp":
             assert first is second                           # the same preallocated out=
+
+
+def test_floors_copy_and_read_the_logits():
+    x = kernels.make_inputs(8, 30, "float32").logits
+    by_name = {f.name: f for f in floors.FLOORS}
+    assert by_name["read"].build(x, 1)() == x.max()
+    by_name["copy"].build(x, 1)()
+    assert [f.name for f in floors.bounding("logsumexp")] == ["read"]
+    assert [f.name for f in floors.bounding("softmax")] == ["copy", "read"]
 
 
 def test_bench_plot(tiny, capsys, tmp_path):
@@ -129,12 +187,173 @@ def test_bench_plot(tiny, capsys, tmp_path):
     assert "20x100" in out and "200x10" in out   # the K sweep's rows (N = 2000 / K)
 
 
-def test_target_ratios():
-    """The issue's targets, row by row."""
-    assert _bench.target_ratio("softmax", 1000, "float32", "torch") == 2.5
-    assert _bench.target_ratio("log_softmax", 10, "float32", "reference") == 10.0
-    assert _bench.target_ratio("cross_entropy_with_grad", 10, "float32", "torch") == 8.0
-    assert _bench.target_ratio("cross_entropy_with_grad", 1000, "float32", "torch") == 5.0
-    assert _bench.target_ratio("cross_entropy_with_grad", 50257, "float32", "sklearn") == 8.0
-    assert _bench.target_ratio("softmax", 1000, "float64", "torch") == 2.0
-    assert _bench.target_ratio("logsumexp", 1000, "float32", "torch") is None
+def test_cache_sizes_reads_sysfs(tmp_path):
+    for index, (level, kind, size) in enumerate([("1", "Data", "32K"), ("1", "Instruction", "64K"),
+                                                 ("2", "Unified", "512K"), ("3", "Unified", "8M")]):
+        d = tmp_path / f"index{index}"
+        d.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (d / name).write_text(value + "\n")
+    assert peers.cache_sizes(str(tmp_path)) == {"L1d": 32 << 10, "L1i": 64 << 10,
+                                                "L2": 512 << 10, "L3": 8 << 20}
+    assert peers.cache_sizes(str(tmp_path / "absent")) == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# The layers of pysoftmax.bench: each module imports only modules of the layers before it.
+
+LAYERS = (("timing",), ("peers", "floors"), ("kernels", "train"), ("report",), ("cli",))
+PACKAGE = ROOT / "pysoftmax" / "bench"
+# Outside the subpackage, the modules that use it (importing them would go upwards).
+ABOVE = ("pysoftmax.__main__", "pysoftmax._demo")
+
+
+def _imports(path, module):
+    """The modules `module` (its file at `path`) imports, anywhere in it, as absolute names."""
+    package = module.rpartition(".")[0]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _graph():
+    """{module of pysoftmax.bench: the modules of pysoftmax it imports}."""
+    graph = {}
+    for path in sorted(PACKAGE.glob("*.py")):
+        name = "pysoftmax.bench" + ("" if path.stem == "__init__" else f".{path.stem}")
+        graph[name] = {m for m in _imports(path, name if path.stem != "__init__" else
+                                           "pysoftmax.bench.__init__")
+                       if m.startswith("pysoftmax.")}
+    return graph
+
+
+def _cycle(graph):
+    """A cycle of `graph` ({node: nodes it points to}) as a list of nodes, or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_cycle_finder():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_bench_imports_only_downwards_and_has_no_cycle():
+    graph = _graph()
+    layer = {f"pysoftmax.bench.{m}": i for i, names in enumerate(LAYERS) for m in names}
+    modules = set(graph) - {"pysoftmax.bench"}
+    assert modules == set(layer), "every module of pysoftmax.bench is in one layer of LAYERS"
+    assert graph["pysoftmax.bench"] == set(), "pysoftmax/bench/__init__.py imports nothing"
+    upward = []
+    for module, imported in graph.items():
+        for name in imported:
+            target = next((m for m in layer if name == m or name.startswith(m + ".")), None)
+            if name.startswith(ABOVE) or (target is not None and module in layer
+                                          and layer[target] >= layer[module]):
+                upward.append(f"{module} imports {name}")
+    assert not upward, upward
+    inside = {m: {next(t for t in layer if n == t or n.startswith(t + ".")) for n in imported
+                  if any(n == t or n.startswith(t + ".") for t in layer)}
+              for m, imported in graph.items()}
+    assert _cycle(inside) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# bench/check_targets.py, on a small record
+
+
+def _checker():
+    spec = importlib.util.spec_from_file_location("check_targets",
+                                                  ROOT / "bench" / "check_targets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(op, shape, dtype, threads, median_s):
+    ours = median_s["pysoftmax"]
+    return {"op": op, "shape": list(shape), "dtype": dtype, "threads": threads,
+            "elements": shape[0] * shape[1], "median_s": median_s,
+            "speedup": {lib: t / ours for lib, t in median_s.items() if lib != "pysoftmax"}}
+
+
+def test_check_targets_on_a_small_record(tmp_path, capsys):
+    check = _checker()
+    rows = [
+        # 3x torch: meets softmax's 2.5x; 12x the reference: meets 10x
+        _row("softmax", (4096, 1000), "float32", 1,
+             {"pysoftmax": 1.0, "torch": 3.0, "reference": 12.0}),
+        # 2x torch at K = 10: misses cross_entropy_with_grad's 8x (K <= 32)
+        _row("cross_entropy_with_grad", (65536, 10), "float32", 1,
+             {"pysoftmax": 1.0, "torch": 2.0}),
+        _row("softmax", (4096, 1000), "float32", 2,
+             {"pysoftmax": 0.5, "torch": 1.5, "reference": 12.0}),        # scaling 2x: met
+        _row("cross_entropy_with_grad", (65536, 10), "float32", 2,
+             {"pysoftmax": 0.8, "torch": 1.2}),                          # scaling 1.25x: missed
+        _row("softmax", (10, 10), "float32", 1, {"pysoftmax": 1.0}),    # in L2: no scaling target
+        _row("softmax", (10, 10), "float32", 2, {"pysoftmax": 1.0}),
+        _row("logsumexp", (4096, 1000), "float32", 1,
+             {"pysoftmax": 1.0, "torch": 1.0}),                          # no target
+    ]
+    in_cache = [{"op": "softmax", "shape": [64, 4000], "dtype": "float32", "threads": 1,
+                 "ns_per_element": 0.6, "floor_ns_per_element": {"exp": 0.5, "copy": 0.1}},
+                {"op": "logsumexp", "shape": [64, 4000], "dtype": "float32", "threads": 1,
+                 "ns_per_element": 0.6, "floor_ns_per_element": {"read": 0.1}}]
+    path = tmp_path / "kernels.json"
+    path.write_text(json.dumps({"threads": [1, 2], "caches": {"L2": 512 << 10},
+                                "rows": rows, "in_cache": in_cache}))
+    assert check.main([str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out[1:7]] == ["met", "met", "MISSED", "met", "met",
+                                                      "MISSED"]
+    assert "cross_entropy_with_grad 65536x10 float32, 1 thread(s) vs torch" in out[3]
+    assert "2.00x" in out[3] and ">= 8x" in out[3]
+    scaling = [line for line in out if "scaling" in line and "->" in line]
+    assert len(scaling) == 2 and scaling[0].startswith("met") and "2.00x" in scaling[0]
+    assert scaling[1].startswith("MISSED") and "1.25x" in scaling[1]
+    assert any(line.startswith("met") and "/ exp floor" in line and "1.20x" in line
+               for line in out)
+    assert "not checked: in cache: 1 row(s) without the exp floor (the record holds: read)" in out
+    assert "not checked: speed-up vs sklearn: 2 row(s), sklearn is not in the record" in out
+    assert out[-1] == ("speed-up 4 of 6 met; scaling 1 of 2 met; in cache 1 of 1 met; "
+                       "missed 3 of 9")
+
+    training = [{"threads": 2, "shape": [30000, 784], "quick": False,
+                 "results": {"sklearn": {"time_to_target": 10.0},
+                             "pysoftmax": {"time_to_target": 1.0},
+                             "torch": {"time_to_target": None}},
+                 "speedups": {"sklearn": 10.0, "torch": 4.0}},
+                {"threads": 1, "shape": [2000, 64], "quick": True, "results": {},
+                 "speedups": {}}]
+    path.write_text(json.dumps(training))
+    assert check.main([str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("met") and "vs sklearn" in out[1] and "10.00x" in out[1]
+    assert out[2].startswith("met") and ">4.00x" in out[2]          # torch never reached it
+    assert out[3].startswith("not checked: training 2000 x 64, 1 thread(s): a --quick run")
+    assert out[-1] == "training 2 of 2 met; all met"

@@ -8,17 +8,18 @@ import pytest
 pytest.importorskip("scipy.optimize")
 pytest.importorskip("sklearn")
 
-from pysoftmax import _bench_train  # noqa: E402
 from pysoftmax.__main__ import main  # noqa: E402
+from pysoftmax.bench import train  # noqa: E402
 
 
 def test_train_quick(capsys, tmp_path, monkeypatch):
-    monkeypatch.setitem(_bench_train.QUICK, "n", 600)
-    monkeypatch.setitem(_bench_train.QUICK, "max_iter", 15)
+    monkeypatch.setitem(train.QUICK, "n", 600)
+    monkeypatch.setitem(train.QUICK, "max_iter", 15)
     path = tmp_path / "train.json"
     assert main(["bench", "--train", "--quick", "--threads", "1", "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "training: make_classification 600 x 64, 10 classes, float32" in out
+    assert "target" not in out.lower() and "MISS" not in out
     for trainer in ("sklearn", "pysoftmax"):
         assert f"\n{trainer} " in out
     record = json.loads(path.read_text())
@@ -29,9 +30,14 @@ def test_train_quick(capsys, tmp_path, monkeypatch):
 
 
 def test_time_to_target_uses_float64_objective():
-    p = _bench_train.make_problem(200, d=8, k=3)
-    zero = _bench_train.objective(p, [[0.0] * 8] * 3, [0.0] * 3)
-    r = _bench_train.Result("x", "0", 1.0, (None, None), 1, 2,
+    p = train.make_problem(200, d=8, k=3)
+    zero = train.objective(p, [[0.0] * 8] * 3, [0.0] * 3)
+    r = train.Result("x", "0", 1.0, (None, None), 1, 2,
                             trace=[(0.5, zero * 0.5, [[0.0] * 8] * 3, [0.0] * 3)])
-    assert _bench_train.find_time_to_target(p, r, zero * 0.9) is None    # the record lied
-    assert _bench_train.find_time_to_target(p, r, zero) == 0.5
+    assert train.find_time_to_target(p, r, zero * 0.9) is None    # the record lied
+    assert train.find_time_to_target(p, r, zero) == 0.5
+
+
+def test_train_rows_must_be_at_least_two():
+    with pytest.raises(SystemExit, match="--rows"):
+        main(["bench", "--train", "--rows", "1"])

@@ -1,4 +1,4 @@
-"""The training benchmark: ``python -m pysoftmax bench --train``.
+"""The training comparison of ``python -m pysoftmax bench --train``.
 
 Three trainers of the same model on the same float32 problem (scikit-learn's
 make_classification: N rows, 784 features, 10 classes) and the same objective
@@ -23,23 +23,17 @@ objectives are all recomputed in float64 from the trained parameters.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import importlib
-import importlib.util
-import json
 import time
 import warnings
 
 import numpy as np
 
 import pysoftmax
-from ._bench import _check_output_path
 
 TRAINERS = ("sklearn", "pysoftmax", "torch")
 MODULES = {"sklearn": "sklearn.linear_model", "pysoftmax": "pysoftmax._regression",
            "torch": "torch"}
-# The issue's targets: pysoftmax reaches scikit-learn's final objective this many times faster.
-TARGETS = {"sklearn": 6.0, "torch": 3.0}
 FULL = {"d": 784, "k": 10, "C": 1.0, "max_iter": 200, "tol": 1e-6}
 QUICK = {"n": 2000, "d": 64, "k": 10, "C": 1.0, "max_iter": 50, "tol": 1e-6}
 
@@ -112,7 +106,7 @@ def train_sklearn(p, threads):
 def train_pysoftmax(p, threads):
     from sklearn.exceptions import ConvergenceWarning
 
-    from ._regression import SoftmaxRegression, _Objective
+    from .._regression import SoftmaxRegression, _Objective
 
     trace = []
 
@@ -230,71 +224,3 @@ def speedups(results):
         peer = r.time_to_target if r.time_to_target is not None else r.seconds
         out[name] = (peer / ours.time_to_target, r.time_to_target is None)
     return out
-
-
-def format_results(p, threads, results, targets=True):
-    n, d = p.shape
-    lines = [f"training: make_classification {n} x {d}, {p.k} classes, float32; C={p.C:g}, "
-             f"max_iter={p.max_iter}, tol={p.tol:g}; {threads} thread(s)",
-             f"target: scikit-learn's final objective {results['sklearn'].objective:.6f} "
-             f"(sum_i CE_i + ||W||^2 / (2C), float64)"]
-    cells = [["trainer", "version", "time (s)", "iterations", "evaluations", "final objective",
-              "time to target (s)", "speed-up", "target"]]
-    ups = speedups(results)
-    misses = []
-    for name, r in results.items():
-        up, goal = "", ""
-        if name in ups:
-            value, lower = ups[name]
-            up = f"{'>' if lower else ''}{value:.1f}x"
-        if name in ups and targets:
-            ok = value >= TARGETS[name]
-            goal = f">= {TARGETS[name]:g}x {'ok' if ok else 'MISS'}"
-            if not ok:
-                misses.append(f"vs {name} {value:.2f}x < {TARGETS[name]:g}x")
-        tt = f"{r.time_to_target:.3f}" if r.time_to_target is not None else "never"
-        cells.append([name, r.version, f"{r.seconds:.3f}", str(r.n_iter),
-                      "-" if r.n_evals is None else str(r.n_evals), f"{r.objective:.6f}", tt,
-                      up, goal])
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines += ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
-                        enumerate(zip(row, widths))).rstrip() for row in cells]
-    lines += [f"  {name}: {r.note}" for name, r in results.items() if r.note]
-    if "pysoftmax" in results and results["pysoftmax"].time_to_target is None:
-        lines.append("targets: pysoftmax never reached scikit-learn's objective")
-    elif ups and targets:
-        lines.append("targets: all met" if not misses else "targets: missed " + "; ".join(misses))
-    return lines
-
-
-def run(args):
-    """`python -m pysoftmax bench --train` (arguments: rows, quick, threads, json)."""
-    for module in ("sklearn", "scipy"):
-        if importlib.util.find_spec(module) is None:
-            raise SystemExit(f"--train: {module} is not installed (`make bench` installs it)")
-    if args.rows < 2:
-        raise SystemExit(f"--rows: expected at least 2 rows, got {args.rows}")
-    if args.json is not None:
-        _check_output_path("--json", args.json)
-    settings = dict(QUICK) if args.quick else dict(FULL, n=args.rows)
-    n = settings.pop("n")
-    print(f"pysoftmax {pysoftmax.__version__}, ISA {pysoftmax._core.get_isa()}; "
-          f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M}"
-          + (" (--quick: a small problem, no target applies)" if args.quick else ""))
-    p = make_problem(n, **settings)
-    record = []
-    for threads in args.threads:
-        results = compare(p, threads)
-        print("\n".join(format_results(p, threads, results, targets=not args.quick)))
-        record.append({"threads": threads, "shape": list(p.shape), "classes": p.k, "C": p.C,
-                       "max_iter": p.max_iter, "tol": p.tol, "quick": args.quick,
-                       "results": {name: {f.name: getattr(r, f.name)
-                                          for f in dataclasses.fields(r)
-                                          if f.name not in ("trace", "params")}
-                                   for name, r in results.items()},
-                       "speedups": {name: v for name, (v, _) in speedups(results).items()}})
-    if args.json is not None:
-        with open(args.json, "w") as f:
-            json.dump(record, f, indent=1)
-        print(f"wrote {args.json}")
-    return 0

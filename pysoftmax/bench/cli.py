@@ -1,0 +1,167 @@
+"""The `bench` command: its arguments and its runs (the kernels, or --train)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+
+import numpy as np
+
+import pysoftmax
+
+from . import kernels, peers, report, train
+
+
+def _check_output_path(option, path):
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise SystemExit(f"{option}: directory {parent} does not exist")
+
+
+def _write_json(path, data):
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+    print(f"wrote {path}")
+
+
+def run(args):
+    """The `bench` command (arguments: threads, quick, rounds, json, plot; train, rows)."""
+    if args.train:
+        return run_train(args)
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:
+            _check_output_path(option, path)
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise SystemExit("--plot: matplotlib is not installed (`make bench` installs it)")
+
+    versions, missing = peers.installed_libraries()
+    libraries = [lib for lib in peers.LIBRARIES if lib in versions]
+    cpu, caches = peers.cpu_model(), peers.cache_sizes()
+    now = datetime.datetime.now().astimezone()
+    print(f"pysoftmax {pysoftmax.__version__}, ISA {pysoftmax._core.get_isa()}, {cpu}")
+    threads = args.threads
+    print(f"{now:%Y-%m-%d %H:%M}, threads {','.join(map(str, threads))}; numpy {np.__version__}"
+          + "".join(f", {lib} {versions[lib]}" for lib in ("scipy", "torch", "sklearn")
+                    if lib in versions))
+    if missing:
+        print(f"not installed: {', '.join(missing)} (`make bench` installs them)")
+    print("reference and scipy run on one thread (NumPy); the thread count applies to "
+          "pysoftmax, torch and sklearn")
+
+    if args.rounds > 1:
+        print(f"{args.rounds} rounds: each time is the median of a library's medians over the "
+              f"rounds")
+
+    rows = kernels.benchmark_rows(args.quick, sweep=args.plot is not None or not args.quick)
+    min_repeats, min_time = (3, 0.0) if args.quick else (5, 0.3)
+    rounds, cache_rounds = [], []
+    for _ in range(args.rounds):
+        rounds.append(kernels.measure(rows, libraries, threads, min_repeats, min_time))
+        cache_rounds.append(kernels.measure_in_cache(threads, min_repeats, min_time))
+    results = kernels.combine_rounds(rounds)
+    in_cache = kernels.combine_in_cache(cache_rounds)
+    print()
+    print("\n".join(report.format_results(results, libraries)))
+    print()
+    print("\n".join(report.format_floors(results)))
+    if len(threads) > 1:
+        print()
+        print("\n".join(report.format_scaling(results, min(threads), max(threads),
+                                              caches.get("L2"))))
+    print()
+    print("\n".join(report.format_in_cache(in_cache)))
+
+    if args.json is not None:
+        setup = {"pysoftmax": pysoftmax.__version__, "isa": pysoftmax._core.get_isa(),
+                 "cpu": cpu, "caches": caches, "date": now.isoformat(timespec="seconds"),
+                 "threads": threads, "quick": args.quick, "rounds": args.rounds,
+                 "repeats": {"min": min_repeats, "min_time_s": min_time},
+                 "versions": {"numpy": np.__version__, **versions}, "not_installed": missing}
+        _write_json(args.json, report.record(setup, results, in_cache))
+    if args.plot is not None:
+        most = max(threads)
+        report.plot([r for r in results if r["threads"] == most], args.plot,
+                    f"pysoftmax {pysoftmax.__version__} vs peers — {cpu}, {most} threads, "
+                    f"{now:%Y-%m-%d}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def run_train(args):
+    """`python -m pysoftmax bench --train` (arguments: rows, quick, threads, json)."""
+    for module in ("sklearn", "scipy"):
+        if importlib.util.find_spec(module) is None:
+            raise SystemExit(f"--train: {module} is not installed (`make bench` installs it)")
+    if args.rows < 2:
+        raise SystemExit(f"--rows: expected at least 2 rows, got {args.rows}")
+    if args.json is not None:
+        _check_output_path("--json", args.json)
+    settings = dict(train.QUICK) if args.quick else dict(train.FULL, n=args.rows)
+    n = settings.pop("n")
+    print(f"pysoftmax {pysoftmax.__version__}, ISA {pysoftmax._core.get_isa()}; "
+          f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M}"
+          + (" (--quick: a small problem)" if args.quick else ""))
+    p = train.make_problem(n, **settings)
+    records = []
+    for threads in args.threads:
+        results = train.compare(p, threads)
+        print("\n".join(report.format_training(p, threads, results)))
+        records.append(report.training_record(p, threads, results, args.quick))
+    if args.json is not None:
+        _write_json(args.json, records)
+    return 0
+
+
+def _count(text):
+    """The integer `text` if it is one >= 1, else 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        return 0
+    return n if n >= 1 else 0
+
+
+def _thread_counts(text):
+    """"2" or "1,2": the thread counts to run, each >= 1, without repeats."""
+    counts = [_count(part) for part in text.split(",")]
+    if 0 in counts:
+        raise argparse.ArgumentTypeError(f"expected thread counts >= 1 such as 2 or 1,2; "
+                                         f"got {text!r}")
+    return list(dict.fromkeys(counts))
+
+
+def _positive(text):
+    """--rounds: a count >= 1."""
+    if not _count(text):
+        raise argparse.ArgumentTypeError(f"expected a count >= 1; got {text!r}")
+    return int(text)
+
+
+def add_parser(sub):
+    """Registers the `bench` subcommand on an argparse subparsers object."""
+    b = sub.add_parser("bench", help="time pysoftmax against NumPy, scipy, torch and sklearn",
+                       description="Time pysoftmax against its peers and against floors "
+                                   "measured on the same inputs; print ns/element, the "
+                                   "speed-ups and the scaling over thread counts.")
+    b.add_argument("--threads", type=_thread_counts, default=[os.cpu_count() or 1],
+                   metavar="N[,N...]",
+                   help="threads for pysoftmax, torch and sklearn (default: all CPUs); several "
+                        "counts (1,2) run the table for each and add pysoftmax's scaling")
+    b.add_argument("--quick", action="store_true",
+                   help="4096x1000 and 65536x10 float32 only, 3 repeats, no K sweep unless --plot")
+    b.add_argument("--rounds", type=_positive, default=1, metavar="R",
+                   help="measure everything R times, minutes apart, and report each library's "
+                        "median over the rounds (steadier on a shared machine; default 1)")
+    b.add_argument("--json", metavar="PATH", help="save the rows, raw medians and the setup")
+    b.add_argument("--plot", metavar="PATH.png", help="plot ns/element against K (matplotlib)")
+    b.add_argument("--train", action="store_true",
+                   help="instead of the kernels: train on make_classification (ROWS x 784, 10 "
+                        "classes, float32) with SoftmaxRegression, scikit-learn's "
+                        "LogisticRegression and a torch L-BFGS loop; --quick: 2000 x 64")
+    b.add_argument("--rows", type=int, default=30000, metavar="ROWS",
+                   help="--train: rows of the problem (default 30000)")
+    b.set_defaults(func=run)
+    return b

@@ -1,0 +1,179 @@
+"""What the bench command reports: its tables, its JSON record and its plot."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from . import floors, kernels, peers, train
+
+
+def table(lines_of_cells, left=3):
+    """The first `left` columns left-aligned, the others (numbers) right-aligned, columns as
+    wide as their widest cell."""
+    widths = [max(len(row[i]) for row in lines_of_cells) for i in range(len(lines_of_cells[0]))]
+    return ["  ".join(c.ljust(w) if i < left else c.rjust(w)
+                      for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+            for row in lines_of_cells]
+
+
+def _row_name(result):
+    return [result["op"], "x".join(map(str, result["shape"])), result["dtype"]]
+
+
+def _bytes(n):
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
+
+
+def format_results(results, libraries):
+    """The timing table: ns/element of each library, then pysoftmax's speed-up over each peer."""
+    others = [lib for lib in libraries if lib != "pysoftmax"]
+    head = ["op", "shape", "dtype", "threads"]
+    cells = [head + list(libraries) + [f"vs {p}" for p in others]]
+    for r in results:
+        key = _row_name(r) + [str(r["threads"])]
+        ns = [f"{r['ns_per_element'][lib]:.3f}" if lib in r["ns_per_element"] else "-"
+              for lib in libraries]
+        up = [f"{r['speedup'][p]:.1f}x" if p in r["speedup"] else "-" for p in others]
+        cells.append(key + ns + up)
+    lines = ["ns/element (median) of each library, then the speed-up of pysoftmax against each "
+             "peer (peer time / pysoftmax time):"]
+    return lines + table(cells)
+
+
+def _floors_table(rows, ours_ns):
+    """A row per row of `rows`: pysoftmax's ns/element (ours_ns), each floor's, and pysoftmax's
+    time over each floor's; then what each floor is."""
+    names = [f.name for f in floors.FLOORS
+             if any(f.name in r["floor_ns_per_element"] for r in rows)]
+    cells = [["op", "shape", "dtype", "threads", "pysoftmax"] + names
+             + [f"/ {name}" for name in names]]
+    for r, ns in zip(rows, ours_ns):
+        floor_ns, ratio = r["floor_ns_per_element"], r["floor_ratio"]
+        cells.append(_row_name(r) + [str(r["threads"]), f"{ns:.3f}"]
+                     + [f"{floor_ns[n]:.3f}" if n in floor_ns else "-" for n in names]
+                     + [f"{ratio[n]:.2f}x" if n in ratio else "-" for n in names])
+    return table(cells) + [f"  {line}" for line in floors.describe(names)]
+
+
+def format_floors(results):
+    """pysoftmax against the floors measured on each row's inputs in the same run."""
+    lines = ["ns/element of pysoftmax and of the floors measured with it on the same inputs, "
+             "then pysoftmax's time / the floor's:"]
+    return lines + _floors_table(results, [r["ns_per_element"]["pysoftmax"] for r in results])
+
+
+def format_scaling(results, few, many, l2_bytes=None):
+    """pysoftmax's speed-up from `few` to `many` threads on each row measured with both; each
+    row's input is said to be in L2 or beyond it when the L2 size (`l2_bytes`) is known."""
+    times = {(r["op"], tuple(r["shape"]), r["dtype"], r["threads"]): r for r in results}
+    cells = [["op", "shape", "dtype", f"{few} thread(s)", f"{many} threads", "speed-up",
+              "input"]]
+    for r in results:
+        if r["threads"] != few:
+            continue
+        other = times.get((r["op"], tuple(r["shape"]), r["dtype"], many))
+        if other is None:
+            continue
+        a, b = r["median_s"]["pysoftmax"], other["median_s"]["pysoftmax"]
+        nbytes = r["elements"] * np.dtype(r["dtype"]).itemsize
+        where = "" if l2_bytes is None else (" > L2" if nbytes > l2_bytes else " in L2")
+        cells.append(_row_name(r) + [f"{a * 1e3:.3f} ms", f"{b * 1e3:.3f} ms", f"{a / b:.2f}x",
+                                     _bytes(nbytes) + where])
+    l2 = "" if l2_bytes is None else f"; L2 {_bytes(l2_bytes)}"
+    return [f"pysoftmax scaling, {few} -> {many} threads (median times{l2}):"] + table(cells)
+
+
+def format_in_cache(rows):
+    lines = ["in-cache rows (the output in a preallocated out=), ns/element of pysoftmax and of "
+             "the floors measured with it on the same inputs, then pysoftmax's time / the "
+             "floor's:"]
+    return lines + _floors_table(rows, [r["ns_per_element"] for r in rows])
+
+
+def record(setup, results, in_cache):
+    """The JSON record of a kernel run: `setup` (versions, machine, options), every row, and
+    what each floor of the rows is."""
+    names = {n for r in results + in_cache for n in r["floor_ns_per_element"]}
+    return {**setup, "floors": {f.name: f.description for f in floors.FLOORS if f.name in names},
+            "rows": results, "in_cache": in_cache}
+
+
+def plot(results, path, title):
+    """ns/element against K (log-log), softmax and cross_entropy_with_grad, float32, one line per
+    library, and the floors measured on the same rows as dashed lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sweep = {tuple(s) for s in kernels.sweep_shapes()}
+    colors = dict(zip(peers.LIBRARIES, ("C0", "C1", "C2", "C3", "C4")))
+    greys = ("grey", "black", "silver", "dimgrey")
+    fig, axes = plt.subplots(1, len(kernels.SWEEP_OPS), figsize=(12, 5.5), sharey=True)
+    for ax, op in zip(axes, kernels.SWEEP_OPS):
+        rows = sorted((r for r in results if r["op"] == op and r["dtype"] == "float32"
+                       and tuple(r["shape"]) in sweep), key=lambda r: r["shape"][1])
+        for lib in peers.LIBRARIES:
+            points = [(r["shape"][1], r["ns_per_element"][lib]) for r in rows
+                      if lib in r["ns_per_element"]]
+            if points:
+                ax.plot(*zip(*points), marker="o", color=colors[lib], label=lib)
+        names = [f for f in floors.FLOORS if any(f.name in r["floor_ns_per_element"] for r in rows)]
+        for f, color in zip(names, greys):
+            points = [(r["shape"][1], r["floor_ns_per_element"][f.name]) for r in rows
+                      if f.name in r["floor_ns_per_element"]]
+            ax.plot(*zip(*points), linestyle="--", color=color, linewidth=1,
+                    label=f"{f.name} floor: {f.label}")
+        ax.set(xscale="log", yscale="log",
+               xlabel=f"K (classes per row), N·K ≈ {kernels.SWEEP_ELEMENTS / 1e6:.2g}M",
+               title=f"{op}, float32")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("ns / element (median)")
+    legend = {}
+    for ax in axes:
+        legend.update(zip(*reversed(ax.get_legend_handles_labels())))
+    # libraries first
+    entries = sorted(legend.items(), key=lambda item: item[0] not in peers.LIBRARIES)
+    fig.legend([h for _, h in entries], [label for label, _ in entries], loc="lower center",
+               ncol=4, fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def format_training(p, threads, results):
+    """The training table: each trainer's times, iterations, final objective, the time it took
+    to reach scikit-learn's final objective and pysoftmax's speed-up over it."""
+    n, d = p.shape
+    lines = [f"training: make_classification {n} x {d}, {p.k} classes, float32; C={p.C:g}, "
+             f"max_iter={p.max_iter}, tol={p.tol:g}; {threads} thread(s)",
+             f"to reach: scikit-learn's final objective {results['sklearn'].objective:.6f} "
+             f"(sum_i CE_i + ||W||^2 / (2C), float64)"]
+    cells = [["trainer", "version", "time (s)", "iterations", "evaluations", "final objective",
+              "time to reach (s)", "speed-up"]]
+    ups = train.speedups(results)
+    for name, r in results.items():
+        up = ""
+        if name in ups:
+            value, lower = ups[name]
+            up = f"{'>' if lower else ''}{value:.1f}x"
+        tt = f"{r.time_to_target:.3f}" if r.time_to_target is not None else "never"
+        cells.append([name, r.version, f"{r.seconds:.3f}", str(r.n_iter),
+                      "-" if r.n_evals is None else str(r.n_evals), f"{r.objective:.6f}", tt,
+                      up])
+    lines += table(cells, left=2)
+    lines += [f"  {name}: {r.note}" for name, r in results.items() if r.note]
+    return lines
+
+
+def training_record(p, threads, results, quick):
+    """The JSON record of one thread count of a training run."""
+    return {"threads": threads, "shape": list(p.shape), "classes": p.k, "C": p.C,
+            "max_iter": p.max_iter, "tol": p.tol, "quick": quick,
+            "results": {name: {f.name: getattr(r, f.name) for f in dataclasses.fields(r)
+                               if f.name not in ("trace", "params")}
+                        for name, r in results.items()},
+            "speedups": {name: v for name, (v, _) in train.speedups(results).items()}}
