@@ -106,27 +106,21 @@ def train_sklearn(p, threads):
 def train_pysoftmax(p, threads):
     from sklearn.exceptions import ConvergenceWarning
 
-    from .._regression import SoftmaxRegression, _Objective
+    from .._regression import SoftmaxRegression
 
     trace = []
 
-    class Recording(_Objective):
-        def loss_grad(self, theta):
-            value, grad = super().loss_grad(theta)
-            trace.append((time.perf_counter(), value * self.S) + self.unpack(theta))
-            return value, grad
-
-    class Model(SoftmaxRegression):
-        _objective_class = Recording
+    def record(value, coef, intercept):
+        trace.append((time.perf_counter(), value, coef, intercept))
 
     previous = pysoftmax.get_num_threads()
     pysoftmax.set_num_threads(threads)
     try:
-        model = Model(C=p.C, max_iter=p.max_iter, tol=p.tol)
+        model = SoftmaxRegression(C=p.C, max_iter=p.max_iter, tol=p.tol)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             t0 = time.perf_counter()
-            model.fit(p.X, p.y)
+            model._fit(p.X, p.y, callback=record)
             seconds = time.perf_counter() - t0
     finally:
         pysoftmax.set_num_threads(previous)
