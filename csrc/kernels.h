@@ -53,9 +53,8 @@ struct CrossEntropyParams {
 template <class T>
 using CrossEntropyFn = void (*)(size_t n, size_t k, const T* x, ptrdiff_t ldx,
                                 const int64_t* labels, const T* probs, ptrdiff_t ldt,
-                                const T* weight, const uint8_t* mask, ptrdiff_t ldm,
-                                double* loss, T* grad, ptrdiff_t ldg,
-                                const CrossEntropyParams& params);
+                                const T* weight, const uint8_t* mask, ptrdiff_t ldm, double* loss,
+                                T* grad, ptrdiff_t ldg, const CrossEntropyParams& params);
 
 template <class T>
 struct KernelSet {

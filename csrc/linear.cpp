@@ -46,9 +46,13 @@ constexpr LinearKernels kScalar = {"scalar", kernel_set<ScalarVec<float>>(),
 template <class T>
 const LinearKernelSet<T>& select(const LinearKernels& k);
 template <>
-const LinearKernelSet<float>& select<float>(const LinearKernels& k) { return k.f32; }
+const LinearKernelSet<float>& select<float>(const LinearKernels& k) {
+    return k.f32;
+}
 template <>
-const LinearKernelSet<double>& select<double>(const LinearKernels& k) { return k.f64; }
+const LinearKernelSet<double>& select<double>(const LinearKernels& k) {
+    return k.f64;
+}
 
 template <class T>
 CrossEntropyFn<T> cross_entropy_kernel(const Kernels& k);
@@ -93,8 +97,8 @@ void run_slot(const LinearCrossEntropyProblem<T>& p, const LinearKernelSet<T>& l
         const T* x = p.x + ptrdiff_t(i0) * p.ldx;
         lk.logits(rows, k, d, x, p.ldx, p.w, p.ldw, p.bias, z, ptrdiff_t(k));
         ce(rows, k, z, ptrdiff_t(k), p.labels ? p.labels + i0 : nullptr,
-           p.probs ? p.probs + ptrdiff_t(i0) * p.ldt : nullptr, p.ldt, p.weight, nullptr, 0,
-           loss, grad ? z : nullptr, ptrdiff_t(k), p.params);
+           p.probs ? p.probs + ptrdiff_t(i0) * p.ldt : nullptr, p.ldt, p.weight, nullptr, 0, loss,
+           grad ? z : nullptr, ptrdiff_t(k), p.params);
         if (p.sample_weight) {
             for (size_t r = 0; r < rows; ++r) {
                 const T sw = p.sample_weight[i0 + r];
@@ -164,8 +168,8 @@ double run_linear_cross_entropy(const LinearCrossEntropyProblem<T>& p) {
     // Thread t computes the slots [slots * t / nt, slots * (t + 1) / nt), each slot on its own.
     parallel(nt, [&](size_t t) {
         for (size_t q = slots * t / nt; q < slots * (t + 1) / nt; ++q)
-            run_slot(p, lk, ce, first(q), first(q + 1),
-                     p.dw ? p.partials + q * p.k * p.d : nullptr, sums[q], buffers[t]);
+            run_slot(p, lk, ce, first(q), first(q + 1), p.dw ? p.partials + q * p.k * p.d : nullptr,
+                     sums[q], buffers[t]);
     });
 
     double loss = 0.0;

@@ -58,13 +58,13 @@ const LinearKernels& active_linear_kernels();
 template <class T>
 struct LinearCrossEntropyProblem {
     size_t n, d, k;
-    const T* x;                 // (n, d), row stride ldx
+    const T* x;  // (n, d), row stride ldx
     ptrdiff_t ldx;
-    const T* w;                 // (k, d), row stride ldw
+    const T* w;  // (k, d), row stride ldw
     ptrdiff_t ldw;
-    const T* bias;              // (k,) or nullptr
-    const int64_t* labels;      // (n,) or nullptr (then probs)
-    const T* probs;             // (n, k), row stride ldt, or nullptr (then labels)
+    const T* bias;          // (k,) or nullptr
+    const int64_t* labels;  // (n,) or nullptr (then probs)
+    const T* probs;         // (n, k), row stride ldt, or nullptr (then labels)
     ptrdiff_t ldt;
     const T* weight;            // (k,) class weights or nullptr
     const T* sample_weight;     // (n,) or nullptr
@@ -72,10 +72,10 @@ struct LinearCrossEntropyProblem {
     double* loss_rows;          // (n,) OUT per-row losses (times sample_weight), or nullptr
     T* dw;                      // (k, d) OUT, row stride lddw, or nullptr: no gradient
     ptrdiff_t lddw;
-    T* db;                      // (k,) OUT or nullptr
-    T* partials;                // (slots, k, d) workspace when dw is given
-    size_t slots;               // >= 1
-    size_t stripe_rows;         // multiple of 16
+    T* db;               // (k,) OUT or nullptr
+    T* partials;         // (slots, k, d) workspace when dw is given
+    size_t slots;        // >= 1
+    size_t stripe_rows;  // multiple of 16
 };
 
 // Returns the sum of the per-row losses (each already times scale and sample_weight).

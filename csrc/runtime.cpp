@@ -52,9 +52,13 @@ std::atomic<int> g_threads{default_threads()};
 template <class T>
 const KernelSet<T>& kernel_set(const Kernels& k);
 template <>
-const KernelSet<float>& kernel_set<float>(const Kernels& k) { return k.f32; }
+const KernelSet<float>& kernel_set<float>(const Kernels& k) {
+    return k.f32;
+}
 template <>
-const KernelSet<double>& kernel_set<double>(const Kernels& k) { return k.f64; }
+const KernelSet<double>& kernel_set<double>(const Kernels& k) {
+    return k.f64;
+}
 
 // Thread boundaries fall on multiples of this many rows, so that the kernels that take rows in
 // groups (up to 16 rows at a time) group them the same way whatever the thread count: results
@@ -101,8 +105,8 @@ std::set<std::string> cpu_features() {
         if (osxsave && avx) {
             unsigned lo, hi;
             __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-            if ((lo & 0x6u) == 0x6u) f.insert("os_avx");         // XMM and YMM state
-            if ((lo & 0xE6u) == 0xE6u) f.insert("os_avx512");    // + opmask, ZMM0-15, ZMM16-31
+            if ((lo & 0x6u) == 0x6u) f.insert("os_avx");       // XMM and YMM state
+            if ((lo & 0xE6u) == 0xE6u) f.insert("os_avx512");  // + opmask, ZMM0-15, ZMM16-31
         }
     }
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
@@ -140,14 +144,16 @@ std::string select_isa(const std::set<std::string>& features, const std::string&
         throw std::invalid_argument("unknown instruction set '" + forced +
                                     "'; expected one of: scalar, avx2, avx512");
     if (!table_for(forced))
-        throw std::invalid_argument("instruction set '" + forced +
-                                    "' was not compiled into this build of pysoftmax; compiled: " +
-                                    join(compiled_isas()));
+        throw std::invalid_argument(
+            "instruction set '" + forced +
+            "' was not compiled into this build of pysoftmax; compiled: " + join(compiled_isas()));
     if (std::find(usable.begin(), usable.end(), forced) == usable.end()) {
-        const char* needs = forced == "avx512" ? "AVX-512 F, DQ, BW and VL with OS support for ZMM state"
-                                               : "AVX2 and FMA with OS support for YMM state";
-        throw std::invalid_argument("instruction set '" + forced + "' needs " + needs +
-                                    ", which this CPU does not offer; usable here: " + join(usable));
+        const char* needs = forced == "avx512"
+                                ? "AVX-512 F, DQ, BW and VL with OS support for ZMM state"
+                                : "AVX2 and FMA with OS support for YMM state";
+        throw std::invalid_argument(
+            "instruction set '" + forced + "' needs " + needs +
+            ", which this CPU does not offer; usable here: " + join(usable));
     }
     return forced;
 }
@@ -186,7 +192,9 @@ void* thread_scratch(size_t bytes) {
 }
 
 void set_num_threads(int n) {
-    if (n < 1) throw std::invalid_argument("n: the number of threads must be >= 1, got " + std::to_string(n));
+    if (n < 1)
+        throw std::invalid_argument("n: the number of threads must be >= 1, got " +
+                                    std::to_string(n));
     g_threads.store(n, std::memory_order_relaxed);
 }
 
@@ -199,8 +207,8 @@ bool have_openmp() {
 }
 
 template <class T>
-void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
-                 ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature, bool log) {
+void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask, ptrdiff_t ldm,
+                 T* y, ptrdiff_t ldy, double temperature, bool log) {
     const KernelSet<T>& ks = kernel_set<T>(active_kernels());
     const RowsFn<T> f = log ? ks.log_softmax : ks.softmax;
     parallel_rows(n, k, [&](size_t b, size_t e) {
@@ -228,14 +236,14 @@ void run_cross_entropy(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int6
     const CrossEntropyFn<T> f = kernel_set<T>(active_kernels()).cross_entropy;
     parallel_rows(n, k, [&](size_t b, size_t e) {
         const ptrdiff_t i = ptrdiff_t(b);
-        f(e - b, k, x + i * ldx, ldx, labels ? labels + i : nullptr, probs ? probs + i * ldt : nullptr,
-          ldt, weight, mask ? mask + i * ldm : nullptr, ldm, loss + i, grad ? grad + i * ldg : nullptr,
-          ldg, params);
+        f(e - b, k, x + i * ldx, ldx, labels ? labels + i : nullptr,
+          probs ? probs + i * ldt : nullptr, ldt, weight, mask ? mask + i * ldm : nullptr, ldm,
+          loss + i, grad ? grad + i * ldg : nullptr, ldg, params);
     });
 }
 
-template void run_softmax<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*,
-                                 ptrdiff_t, float*, ptrdiff_t, double, bool);
+template void run_softmax<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*, ptrdiff_t,
+                                 float*, ptrdiff_t, double, bool);
 template void run_softmax<double>(size_t, size_t, const double*, ptrdiff_t, const uint8_t*,
                                   ptrdiff_t, double*, ptrdiff_t, double, bool);
 template void run_logsumexp<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*,

@@ -35,8 +35,8 @@ bool have_openmp();
 // exactly one thread, so results do not depend on the thread count); small inputs run on
 // the calling thread.
 template <class T>
-void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
-                 ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature, bool log);
+void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask, ptrdiff_t ldm,
+                 T* y, ptrdiff_t ldy, double temperature, bool log);
 template <class T>
 void run_logsumexp(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
                    ptrdiff_t ldm, T* y, ptrdiff_t incy);

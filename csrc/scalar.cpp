@@ -58,14 +58,16 @@ void scan_row(size_t k, const T* x, const uint8_t* mask, bool& any, bool& nan, d
         if (!included(mask, j)) continue;
         any = true;
         const double v = x[j];
-        if (std::isnan(v)) nan = true;
-        else if (v > m) m = v;
+        if (std::isnan(v))
+            nan = true;
+        else if (v > m)
+            m = v;
     }
 }
 
 template <class T, bool Log>
-void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
-                  ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
+void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask, ptrdiff_t ldm,
+                  T* y, ptrdiff_t ldy, double temperature) {
     for (size_t i = 0; i < n; ++i)
         softmax_row_scalar<T>(k, x + i * ldx, mask ? mask + i * ldm : nullptr, y + i * ldy,
                               temperature, Log);
@@ -84,10 +86,9 @@ void cross_entropy_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int
                         ptrdiff_t ldm, double* loss, T* grad, ptrdiff_t ldg,
                         const CrossEntropyParams& p) {
     for (size_t i = 0; i < n; ++i)
-        loss[i] = cross_entropy_row_scalar<T>(k, x + i * ldx, labels ? labels[i] : 0,
-                                              probs ? probs + i * ldt : nullptr, weight,
-                                              mask ? mask + i * ldm : nullptr,
-                                              grad ? grad + i * ldg : nullptr, p);
+        loss[i] = cross_entropy_row_scalar<T>(
+            k, x + i * ldx, labels ? labels[i] : 0, probs ? probs + i * ldt : nullptr, weight,
+            mask ? mask + i * ldm : nullptr, grad ? grad + i * ldg : nullptr, p);
 }
 
 const Kernels kScalar = {
@@ -210,8 +211,10 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
             wt.add(tw);
             if (tw != 0.0) wtx.add(tw * t);
         } else {
-            if (int64_t(j) == label) t_label = t, q_label = q;
-            else other.add(q);
+            if (int64_t(j) == label)
+                t_label = t, q_label = q;
+            else
+                other.add(q);
             if (e > 0.0) wtx.add(w(j) * t);
         }
         if (grad) grad[j] = T(q);
