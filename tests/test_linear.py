@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import pysoftmax
-from pysoftmax import _native, reference
+from pysoftmax import _linear, reference
 
 REDUCTIONS = ["mean", "sum", "none"]
 # (n, d, k): one stripe; many stripes and slots (stripes of 16 rows at d = 1100 float64 and
@@ -46,12 +46,12 @@ def assert_same(got, want, dtype):
 
 
 def _path(n, d, k, dtype):
-    return _native._linear_plan(n, d, k, np.dtype(dtype).itemsize)[0]
+    return _linear._linear_plan(n, d, k, np.dtype(dtype).itemsize)[0]
 
 
 def test_shapes_cover_both_paths_and_many_slots():
     assert _path(130, 19, 200, np.float32) == "blas"
-    kind, stripe, slots = _native._linear_plan(300, 1100, 5, 8)
+    kind, stripe, slots = _linear._linear_plan(300, 1100, 5, 8)
     assert kind == "fused" and stripe == 16 and slots == 16 and 300 // stripe > slots
 
 
@@ -180,7 +180,7 @@ def _bitwise_equal(a, b):
 @pytest.mark.parametrize("n, d, k", [(3000, 70, 10), (900, 30, 200)])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 def test_thread_count_does_not_change_results(isa, rng, monkeypatch, dtype, n, d, k, reduction):
-    monkeypatch.setattr(_native, "_CHUNK_BYTES", 100 * k * 4)   # several chunks on the BLAS path
+    monkeypatch.setattr(_linear, "_CHUNK_BYTES", 100 * k * 4)   # several chunks on the BLAS path
     x, w, b, y = _problem(rng, n, d, k, dtype)
     sw = rng.random(n)
     one = _call_with_threads(1, x, w, b, y, sample_weight=sw, reduction=reduction)
@@ -192,7 +192,7 @@ def test_thread_count_does_not_change_results(isa, rng, monkeypatch, dtype, n, d
 @pytest.mark.parametrize("k", [10, 200])
 def test_blas_thread_count_does_not_change_results(rng, monkeypatch, k):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    monkeypatch.setattr(_native, "_CHUNK_BYTES", 300 * k * 4)
+    monkeypatch.setattr(_linear, "_CHUNK_BYTES", 300 * k * 4)
     x, w, b, y = _problem(rng, 2000, 300, k, np.float32)
     default = pysoftmax.linear_cross_entropy(x, w, b, y)
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
@@ -216,13 +216,13 @@ def _peak_traced(fn):
 
 @pytest.mark.parametrize("d, k", [(64, 10), (32, 2000)])
 def test_peak_memory_does_not_grow_with_n(rng, monkeypatch, d, k):
-    monkeypatch.setattr(_native, "_CHUNK_BYTES", 1 << 20)
+    monkeypatch.setattr(_linear, "_CHUNK_BYTES", 1 << 20)
     pysoftmax.linear_cross_entropy(*_problem(rng, 100, d, k, np.float32))  # one-time set-up
     peaks = {}
     for n in (8192, 16384):
         x, w, b, y = _problem(rng, n, d, k, np.float32)
         peaks[n] = _peak_traced(lambda: pysoftmax.linear_cross_entropy(x, w, b, y))
-        plan = _native._linear_plan(n, d, k, 4)
+        plan = _linear._linear_plan(n, d, k, 4)
         # the outputs dW and db, then the fused path's partial gradients, or the BLAS path's
         # chunk of logits and dW's increment
         work = (plan[2] * k * d * 4 if plan[0] == "fused" else plan[1] * k * 4 + k * d * 4)
