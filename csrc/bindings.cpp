@@ -314,9 +314,6 @@ PYBIND11_MODULE(_core, m) {
           "Fused x @ w.T + bias and cross-entropy (see linear.h): returns the summed loss; fills "
           "loss_rows (float64, n) and dw (k, d) / db (k,) unless None, using partials "
           "(slots, k, d) as workspace. Stripes of stripe_rows rows, added up in `slots` parts.");
-    m.def(
-        "linear_isa", [] { return std::string(active_linear_kernels().name); },
-        "The microkernels of the fused linear path in use (follows the active instruction set).");
 
     m.def("cpu_features", &cpu_features, "CPU/OS features relevant to dispatch.");
     m.def("compiled_isas", &compiled_isas, "Instruction sets built into this module, best first.");
@@ -328,12 +325,10 @@ PYBIND11_MODULE(_core, m) {
     m.def("select_isa", &select_isa, py::arg("features"), py::arg("forced") = "",
           "The dispatch decision for a feature set and an optional forced choice.");
     m.def(
-        "get_isa", [] { return std::string(active_kernels().name); },
-        "The active instruction set.");
+        "get_isa", [] { return std::string(active_isa().name); },
+        "The active instruction set; the first use chooses it (PYSOFTMAX_ISA, or the best).");
     m.def("set_isa", &set_isa, py::arg("name"), "Switch the active instruction set.");
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
     m.attr("openmp") = have_openmp();
-
-    active_kernels();  // choose the instruction set once, at import
 }

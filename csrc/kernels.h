@@ -1,4 +1,5 @@
-// pysoftmax kernel interface: one table of kernels per instruction set.
+// pysoftmax kernel interface: one table of row kernels per instruction set. The runtime
+// (runtime.h) lists the tables in its instruction-set registry and runs the active one.
 //
 // Dimensions used throughout:
 //   n    number of rows (slices); each row is reduced independently
@@ -10,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace pysoftmax {
 
@@ -65,13 +67,24 @@ struct KernelSet {
 };
 
 struct Kernels {
-    const char* name;  // "scalar", "avx2", "avx512"
+    const char* name;  // the instruction set's name in the registry: "scalar", "avx2", "avx512"
     KernelSet<float> f32;
     KernelSet<double> f64;
 };
 
-// One table per translation unit. avx2_kernels() / avx512_kernels() return nullptr when the
-// compiler could not build that instruction set (non-x86 targets, old compilers).
+// The float or the double half of a table (Kernels here, LinearKernels in linear.h).
+template <class T, class Table>
+const auto& of_type(const Table& table) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "float or double");
+    if constexpr (std::is_same_v<T, float>)
+        return table.f32;
+    else
+        return table.f64;
+}
+
+// One table per translation unit; each function is the getter of one registry row. avx2_kernels() /
+// avx512_kernels() return nullptr when the compiler could not build that instruction set
+// (non-x86 targets, old compilers).
 const Kernels* scalar_kernels();
 const Kernels* avx2_kernels();
 const Kernels* avx512_kernels();

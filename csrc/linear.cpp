@@ -1,11 +1,9 @@
-// Fused linear + cross-entropy for small k (linear.h): the scalar microkernels and the driver
-// (stripes of rows, partial gradients per slot, threads). No instruction-set specific code here.
+// Fused linear + cross-entropy for small k (linear.h): the driver (stripes of rows, partial
+// gradients per slot, threads). The microkernels come from the active instruction set.
 #include "linear.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -13,57 +11,10 @@
 #include <omp.h>
 #endif
 
-#include "linear_kernels.h"
 #include "runtime.h"
 
 namespace pysoftmax {
 namespace {
-
-// One lane, plain multiply and add (two roundings): the readable form, fast without FMA hardware.
-template <class TT>
-struct ScalarVec {
-    using T = TT;
-    using vec = TT;
-    static constexpr size_t W = 1;
-    static vec zero() { return T(0); }
-    static vec set1(T a) { return a; }
-    static vec loadu(const T* p) { return *p; }
-    static void storeu(T* p, vec v) { *p = v; }
-    static vec fmadd(vec a, vec b, vec c) { return a * b + c; }
-    static T fma1(T a, T b, T c) { return a * b + c; }
-    static T hsum(vec v) { return v; }
-    static void prefetch(const T*) {}
-};
-
-template <class V>
-constexpr LinearKernelSet<typename V::T> kernel_set() {
-    return {&linear::Logits<V>::run, &linear::GradW<V>::run};
-}
-
-constexpr LinearKernels kScalar = {"scalar", kernel_set<ScalarVec<float>>(),
-                                   kernel_set<ScalarVec<double>>()};
-
-template <class T>
-const LinearKernelSet<T>& select(const LinearKernels& k);
-template <>
-const LinearKernelSet<float>& select<float>(const LinearKernels& k) {
-    return k.f32;
-}
-template <>
-const LinearKernelSet<double>& select<double>(const LinearKernels& k) {
-    return k.f64;
-}
-
-template <class T>
-CrossEntropyFn<T> cross_entropy_kernel(const Kernels& k);
-template <>
-CrossEntropyFn<float> cross_entropy_kernel<float>(const Kernels& k) {
-    return k.f32.cross_entropy;
-}
-template <>
-CrossEntropyFn<double> cross_entropy_kernel<double>(const Kernels& k) {
-    return k.f64.cross_entropy;
-}
 
 // Below this many multiply-adds (n * d * k) a call runs on the calling thread.
 constexpr size_t kMinParallelWork = size_t(1) << 18;
@@ -137,18 +88,11 @@ void parallel(size_t nt, const F& body) {
 
 }  // namespace
 
-const LinearKernels* linear_scalar_kernels() { return &kScalar; }
-
-const LinearKernels& active_linear_kernels() {
-    const LinearKernels* simd = linear_avx2_kernels();
-    if (simd && std::string(active_kernels().name) != "scalar") return *simd;
-    return kScalar;
-}
-
 template <class T>
 double run_linear_cross_entropy(const LinearCrossEntropyProblem<T>& p) {
-    const LinearKernelSet<T>& lk = select<T>(active_linear_kernels());
-    const CrossEntropyFn<T> ce = cross_entropy_kernel<T>(active_kernels());
+    const ActiveIsa isa = active_isa();
+    const LinearKernelSet<T>& lk = of_type<T>(isa.linear);
+    const CrossEntropyFn<T> ce = of_type<T>(isa.kernels).cross_entropy;
     const size_t R = p.stripe_rows;
     const size_t n_stripes = (p.n + R - 1) / R;
     // Slot q takes the stripes [first(q), first(q + 1)): contiguous blocks, fixed by n, R and

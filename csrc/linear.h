@@ -11,7 +11,7 @@
 //   loss_i, g_i = the cross-entropy kernel's loss and d loss / d z on z_i (kernels.h), times
 //                 sample_weight[i] when given
 //   dW    = sum_i g_i x_i^T   (k, d)     db = sum_i g_i   (k,)
-// The large-k path (BLAS GEMMs on chunks of rows) lives in Python (pysoftmax/_native.py).
+// The large-k path (BLAS GEMMs on chunks of rows) lives in Python (pysoftmax/_linear.py).
 #pragma once
 
 #include <cstddef>
@@ -21,7 +21,9 @@
 
 namespace pysoftmax {
 
-// Microkernels, one table per instruction set (linear.cpp: scalar; linear_avx2.cpp: AVX2+FMA).
+// Microkernels, one table per instruction set, each the linear getter of a row of the runtime's
+// registry (runtime.h): scalar.cpp's for "scalar", linear_avx2.cpp's (AVX2+FMA) for "avx2" and
+// "avx512". The active row gives the cross-entropy kernel and these together.
 //
 // logits: z (rows, k) OUT, row stride ldz = x (rows, d) IN times w (k, d) IN transposed, plus
 //         bias (k,) IN or nullptr. Each z[r, c] is one dot product whose summation order
@@ -37,7 +39,7 @@ struct LinearKernelSet {
 };
 
 struct LinearKernels {
-    const char* name;  // "scalar", "avx2"
+    const char* name;  // the instruction set it was written for: "scalar", "avx2"
     LinearKernelSet<float> f32;
     LinearKernelSet<double> f64;
 };
@@ -45,16 +47,12 @@ struct LinearKernels {
 const LinearKernels* linear_scalar_kernels();
 const LinearKernels* linear_avx2_kernels();  // nullptr when not compiled (non-x86 targets)
 
-// The microkernels that go with the active cross-entropy kernels (runtime.h): AVX2 for "avx2"
-// and "avx512", scalar for "scalar".
-const LinearKernels& active_linear_kernels();
-
-// One call of the fused path. The rows are cut into stripes of `stripe_rows` rows (a multiple
-// of 16, so the cross-entropy kernel groups rows as it does everywhere); slot q takes the
-// contiguous stripes [n_stripes * q / slots, n_stripes * (q + 1) / slots) and adds their loss,
-// db and dW in its own partial sums, stripe after stripe, on one thread; the slots' sums are
-// added in slot order at the end. The result depends on n, d, k, stripe_rows and slots, never
-// on the thread count.
+// One call of the fused path, on the active instruction set. The rows are cut into stripes of
+// `stripe_rows` rows (a multiple of 16, so the cross-entropy kernel groups rows as it does
+// everywhere); slot q takes the contiguous stripes [n_stripes * q / slots,
+// n_stripes * (q + 1) / slots) and adds their loss, db and dW in its own partial sums, stripe
+// after stripe, on one thread; the slots' sums are added in slot order at the end. The result
+// depends on n, d, k, stripe_rows and slots, never on the thread count.
 template <class T>
 struct LinearCrossEntropyProblem {
     size_t n, d, k;

@@ -13,10 +13,14 @@
 // Non-finite rows: no included element -> 0 / -inf / -inf (softmax / log_softmax /
 // logsumexp); an included NaN -> NaN; an included +inf -> NaN, NaN, +inf; all -inf -> NaN, NaN,
 // -inf. Excluded elements (mask 0) get 0 / -inf.
+//
+// Also the scalar microkernels of the fused linear + cross-entropy path (linear.h).
 #include <cmath>
 #include <limits>
 
 #include "kernels.h"
+#include "linear.h"
+#include "linear_kernels.h"
 #include "numerics.h"
 
 namespace pysoftmax {
@@ -98,6 +102,31 @@ const Kernels kScalar = {
     {softmax_rows<double, false>, softmax_rows<double, true>, logsumexp_rows<double>,
      cross_entropy_rows<double>},
 };
+
+// The linear microkernels (linear_kernels.h) on one lane, with a plain multiply and add (two
+// roundings): the readable form, fast without FMA hardware.
+template <class TT>
+struct ScalarVec {
+    using T = TT;
+    using vec = TT;
+    static constexpr size_t W = 1;
+    static vec zero() { return T(0); }
+    static vec set1(T a) { return a; }
+    static vec loadu(const T* p) { return *p; }
+    static void storeu(T* p, vec v) { *p = v; }
+    static vec fmadd(vec a, vec b, vec c) { return a * b + c; }
+    static T fma1(T a, T b, T c) { return a * b + c; }
+    static T hsum(vec v) { return v; }
+    static void prefetch(const T*) {}
+};
+
+template <class V>
+constexpr LinearKernelSet<typename V::T> linear_set() {
+    return {&linear::Logits<V>::run, &linear::GradW<V>::run};
+}
+
+constexpr LinearKernels kLinearScalar = {"scalar", linear_set<ScalarVec<float>>(),
+                                         linear_set<ScalarVec<double>>()};
 
 }  // namespace
 
@@ -262,5 +291,7 @@ template double cross_entropy_row_scalar<double>(size_t, const double*, int64_t,
                                                  const CrossEntropyParams&);
 
 const Kernels* scalar_kernels() { return &kScalar; }
+
+const LinearKernels* linear_scalar_kernels() { return &kLinearScalar; }
 
 }  // namespace pysoftmax

@@ -1,7 +1,10 @@
 """linear_cross_entropy: the native paths (fused kernel for small K, BLAS chunks for large K)
-against the NumPy reference, against finite differences, results independent of the thread
-count, memory that does not grow with N, and every bad argument."""
+against the NumPy reference, against finite differences and against the active instruction
+set's own kernels, results independent of the thread count, memory that does not grow with N,
+and every bad argument."""
 
+import ctypes
+import ctypes.util
 import itertools
 import tracemalloc
 
@@ -9,7 +12,7 @@ import numpy as np
 import pytest
 
 import pysoftmax
-from pysoftmax import _linear, reference
+from pysoftmax import _core, _linear, reference
 
 REDUCTIONS = ["mean", "sum", "none"]
 # (n, d, k): one stripe; many stripes and slots (stripes of 16 rows at d = 1100 float64 and
@@ -198,6 +201,82 @@ def test_blas_thread_count_does_not_change_results(rng, monkeypatch, k):
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         single = pysoftmax.linear_cross_entropy(x, w, b, y)
     _bitwise_equal(default, single)
+
+
+# ---- the active instruction set's own kernels ----------------------------------------------
+#
+# The fused path's microkernels, operation by operation (csrc/linear_kernels.h): "scalar" adds
+# plain products in feature order; the AVX2 ones (which serve "avx2" and "avx512") keep one
+# fused multiply-add chain per vector lane, add the lanes in a fixed order, then the tail.
+
+_LIBM = ctypes.CDLL(ctypes.util.find_library("m"))
+
+
+def _fma(dtype):
+    """Elementwise fma(a, b, c) with one rounding, in `dtype` (libm's fma / fmaf)."""
+    f = _LIBM.fmaf if dtype == np.float32 else _LIBM.fma
+    c_type = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    f.argtypes, f.restype = (c_type,) * 3, c_type
+    ufunc = np.frompyfunc(lambda a, b, c: f(float(a), float(b), float(c)), 3, 1)
+    return lambda a, b, c: ufunc(a, b, c).astype(dtype)
+
+
+def _model_logits(x, w, b, fused):
+    n, d = x.shape
+    if not fused:
+        acc = np.zeros((n, w.shape[0]), x.dtype)
+        for j in range(d):
+            acc = x[:, j, None] * w[None, :, j] + acc
+        return acc + b
+    fma = _fma(x.dtype)
+    width = 32 // x.itemsize                             # lanes of a 256-bit vector
+    lanes = [np.zeros((n, w.shape[0]), x.dtype) for _ in range(width)]
+    full = d // width * width
+    for j in range(full):
+        lanes[j % width] = fma(x[:, j, None], w[None, :, j], lanes[j % width])
+    if width == 4:
+        s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+    else:
+        s = (((lanes[0] + lanes[4]) + (lanes[2] + lanes[6]))
+             + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7])))
+    for j in range(full, d):
+        s = fma(x[:, j, None], w[None, :, j], s)
+    return s + b
+
+
+def _model_grad_w(g, x, fused):
+    """dw[c, j]: one chain over the rows in order."""
+    fma = _fma(x.dtype)
+    dw = np.zeros((g.shape[1], x.shape[1]), x.dtype)
+    for r in range(x.shape[0]):
+        dw = fma(g[r, :, None], x[None, r], dw) if fused else g[r, :, None] * x[None, r] + dw
+    return dw
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_path_runs_the_active_isas_kernels(rng, dtype):
+    """Under each instruction set, the fused path gives its own kernels' results bit for bit:
+    its linear microkernels (modelled above) and its cross-entropy kernel on their logits."""
+    n, d, k = 64, 11, 5                                   # one stripe, so one slot
+    x, w, b, y = _problem(rng, n, d, k, dtype)
+    assert _linear._linear_plan(n, d, k, x.itemsize)[:2] == ("fused", 256)
+    results = {}
+    previous = _core.get_isa()
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            fused = isa != "scalar"
+            z = _model_logits(x, w, b, fused)
+            loss, g = np.empty(n), np.empty((n, k), dtype)
+            _core.cross_entropy_rows(z, y, None, None, None, loss, g, -100, 0.0, 1.0)
+            db = np.cumsum(g.astype(np.float64), axis=0)[-1].astype(dtype)   # in row order
+            results[isa] = pysoftmax.linear_cross_entropy(x, w, b, y, reduction="none")
+            _bitwise_equal(results[isa], (loss.astype(dtype), _model_grad_w(g, x, fused), db))
+    finally:
+        _core.set_isa(previous)
+    if "avx2" in results:                   # the losses and dW of the two differ on this data
+        for got, other in zip(results["avx2"][:2], results["scalar"][:2]):
+            assert not np.array_equal(got, other)
 
 
 # ---- memory: no (N, K) array ----------------------------------------------------------------
