@@ -1,11 +1,13 @@
 // The Python module pysoftmax._core. Bindings validate, take raw pointers, release the GIL
 // and call the runtime; no maths here. The Python layer (pysoftmax/_native.py) arranges any
-// axis and layout into the (n, k) row views these functions take.
+// axis and layout into the (n, k) row views these functions take; pysoftmax/_linear.py drives
+// the fused linear path and runs its BLAS blocks through parallel_for.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <exception>
 #include <string>
 
 #include "linear.h"
@@ -287,6 +289,25 @@ void logsumexp_rows(const py::array& x, py::array out, const py::object& where) 
         throw py::type_error("x: expected float32 or float64, got " + describe(x));
 }
 
+// fn(i) for every i in [0, n) on the runtime's threads, each call holding the GIL. Once a call
+// raises, the calls not yet started are skipped and its exception is raised here.
+void parallel_for_python(size_t n, const py::object& fn) {
+    std::exception_ptr error;  // read and written with the GIL held
+    {
+        py::gil_scoped_release nogil;
+        parallel_for(n, [&](size_t i) {
+            py::gil_scoped_acquire gil;
+            if (error) return;
+            try {
+                fn(i);
+            } catch (...) {
+                error = std::current_exception();
+            }
+        });
+    }
+    if (error) std::rethrow_exception(error);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -314,6 +335,9 @@ PYBIND11_MODULE(_core, m) {
           "Fused x @ w.T + bias and cross-entropy (see linear.h): returns the summed loss; fills "
           "loss_rows (float64, n) and dw (k, d) / db (k,) unless None, using partials "
           "(slots, k, d) as workspace. Stripes of stripe_rows rows, added up in `slots` parts.");
+    m.def("parallel_for", &parallel_for_python, py::arg("n"), py::arg("fn"),
+          "fn(i) for i in range(n) on pysoftmax's threads (each call takes the GIL; fn may "
+          "release it, as NumPy's matmul does); the first exception fn raises is raised here.");
 
     m.def("cpu_features", &cpu_features, "CPU/OS features relevant to dispatch.");
     m.def("compiled_isas", &compiled_isas, "Instruction sets built into this module, best first.");

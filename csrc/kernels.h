@@ -89,9 +89,10 @@ const Kernels* scalar_kernels();
 const Kernels* avx2_kernels();
 const Kernels* avx512_kernels();
 
-// A buffer of at least `bytes` bytes, 64-byte aligned, private to the calling thread and
-// reused by its later calls (runtime.cpp). The SIMD kernels keep a row's exp values there when
-// they stream the results to memory.
+// The runtime's scratch memory (runtime.cpp), one buffer per thread for every kernel: at least
+// `bytes` bytes, 64-byte aligned, private to the calling thread and reused by its later calls
+// (valid until that thread calls it again); nullptr when memory runs out. The SIMD kernels keep
+// a row's exp values there when they stream the results to memory.
 void* thread_scratch(size_t bytes);
 
 // Scalar single-row kernels: the readable specification. The SIMD kernels call them for the

@@ -4,12 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
 #include <vector>
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "runtime.h"
 
@@ -25,7 +20,8 @@ struct SlotSums {
     std::vector<double> db;
 };
 
-// A thread's buffers for one stripe: its logits, then their gradient (in place), and losses.
+// A task's buffers for one stripe: its logits, then their gradient (in place), and losses. Not
+// in thread_scratch: the cross-entropy kernel uses that while these are live.
 template <class T>
 struct StripeBuffers {
     std::vector<T> z;
@@ -68,24 +64,6 @@ void run_slot(const LinearCrossEntropyProblem<T>& p, const LinearKernelSet<T>& l
     }
 }
 
-// Calls body(t) for t in [0, nt) on nt threads.
-template <class F>
-void parallel(size_t nt, const F& body) {
-    if (nt <= 1) {
-        body(size_t(0));
-        return;
-    }
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static, 1) num_threads(int(nt))
-    for (ptrdiff_t t = 0; t < ptrdiff_t(nt); ++t) body(size_t(t));
-#else
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < nt; ++t) pool.emplace_back(body, t);
-    body(size_t(0));
-    for (auto& th : pool) th.join();
-#endif
-}
-
 }  // namespace
 
 template <class T>
@@ -109,8 +87,8 @@ double run_linear_cross_entropy(const LinearCrossEntropyProblem<T>& p) {
     // Allocated here, so that running out of memory raises (MemoryError) instead of ending
     // the process from inside a parallel region.
     std::vector<StripeBuffers<T>> buffers(nt, StripeBuffers<T>(p.stripe_rows, p.k));
-    // Thread t computes the slots [slots * t / nt, slots * (t + 1) / nt), each slot on its own.
-    parallel(nt, [&](size_t t) {
+    // Task t computes the slots [slots * t / nt, slots * (t + 1) / nt), each slot on its own.
+    parallel_for(nt, [&](size_t t) {
         for (size_t q = slots * t / nt; q < slots * (t + 1) / nt; ++q)
             run_slot(p, lk, ce, first(q), first(q + 1), p.dw ? p.partials + q * p.k * p.d : nullptr,
                      sums[q], buffers[t]);
@@ -119,10 +97,10 @@ double run_linear_cross_entropy(const LinearCrossEntropyProblem<T>& p) {
     double loss = 0.0;
     for (const SlotSums& s : sums) loss += s.loss;
     if (!p.dw) return loss;
-    // dW = the slots' partial gradients added in slot order (rows split across threads).
+    // dW = the slots' partial gradients added in slot order (its rows split across tasks).
     const size_t kd = p.k * p.d;
     const size_t ntr = kd * slots < kMinParallelWork ? 1 : size_t(std::max(1, get_num_threads()));
-    parallel(ntr, [&](size_t t) {
+    parallel_for(ntr, [&](size_t t) {
         for (size_t c = p.k * t / ntr; c < p.k * (t + 1) / ntr; ++c) {
             T* out = p.dw + ptrdiff_t(c) * p.lddw;
             std::memcpy(out, p.partials + c * p.d, p.d * sizeof(T));

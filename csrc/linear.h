@@ -11,7 +11,8 @@
 //   loss_i, g_i = the cross-entropy kernel's loss and d loss / d z on z_i (kernels.h), times
 //                 sample_weight[i] when given
 //   dW    = sum_i g_i x_i^T   (k, d)     db = sum_i g_i   (k,)
-// The large-k path (BLAS GEMMs on chunks of rows) lives in Python (pysoftmax/_linear.py).
+// The large-k path (BLAS GEMMs on chunks of rows) lives in Python (pysoftmax/_linear.py); its
+// blocks run on the runtime's parallel_for too (runtime.h).
 #pragma once
 
 #include <cstddef>
@@ -51,8 +52,10 @@ const LinearKernels* linear_avx2_kernels();  // nullptr when not compiled (non-x
 // `stripe_rows` rows (a multiple of 16, so the cross-entropy kernel groups rows as it does
 // everywhere); slot q takes the contiguous stripes [n_stripes * q / slots,
 // n_stripes * (q + 1) / slots) and adds their loss, db and dW in its own partial sums, stripe
-// after stripe, on one thread; the slots' sums are added in slot order at the end. The result
-// depends on n, d, k, stripe_rows and slots, never on the thread count.
+// after stripe, on one thread; the slots' sums are added in slot order at the end. Contiguous
+// runs of slots are the tasks of one parallel_for, and the final dW sum a second one (its
+// tasks cut dW's rows). The result depends on n, d, k, stripe_rows and slots, never on the
+// thread count.
 template <class T>
 struct LinearCrossEntropyProblem {
     size_t n, d, k;

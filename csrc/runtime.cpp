@@ -122,18 +122,7 @@ void parallel_rows(size_t n, size_t k, const F& body) {
         body(size_t(0), n);
         return;
     }
-#if defined(_OPENMP)
-#pragma omp parallel num_threads(int(nt))
-    {
-        const size_t t = size_t(omp_get_thread_num()), T = size_t(omp_get_num_threads());
-        body(split(n, t, T), split(n, t + 1, T));
-    }
-#else
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < nt; ++t) pool.emplace_back(body, split(n, t, nt), split(n, t + 1, nt));
-    body(size_t(0), split(n, 1, nt));
-    for (auto& th : pool) th.join();
-#endif
+    parallel_for(nt, [&](size_t t) { body(split(n, t, nt), split(n, t + 1, nt)); });
 }
 
 }  // namespace
@@ -239,6 +228,26 @@ bool have_openmp() {
     return true;
 #else
     return false;
+#endif
+}
+
+void parallel_for(size_t n, void (*body)(const void*, size_t), const void* context) {
+    const size_t nt = std::min(n, size_t(get_num_threads()));
+    if (nt <= 1) {
+        for (size_t i = 0; i < n; ++i) body(context, i);
+        return;
+    }
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static, 1) num_threads(int(nt))
+    for (ptrdiff_t i = 0; i < ptrdiff_t(n); ++i) body(context, size_t(i));
+#else
+    auto run = [&](size_t t) {
+        for (size_t i = t; i < n; i += nt) body(context, i);
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < nt; ++t) pool.emplace_back(run, t);
+    run(0);
+    for (auto& th : pool) th.join();
 #endif
 }
 

@@ -12,6 +12,10 @@
 // the first use chooses it from the environment variable PYSOFTMAX_ISA (a name of the
 // registry, or "auto" / empty / unset: the best this CPU runs; case and surrounding spaces
 // ignored).
+//
+// Threads: parallel_for runs every family's parallel work (the row kernels, the linear
+// driver's slots and its dW reduction, the blocks of the Python BLAS path) on one pool, OpenMP
+// when the build has it and std::thread otherwise.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +56,16 @@ void set_isa(const std::string& name);  // validated against this CPU, as select
 int get_num_threads();
 void set_num_threads(int n);  // n >= 1
 bool have_openmp();
+
+// Calls body(i) once for every i in [0, n), i going to thread i mod t of
+// t = min(n, get_num_threads()) threads (the calling thread is one of them; with t = 1 all
+// run on it, in order). Returns when every call has. body must not throw. Callers choose n
+// and what each index computes so that results do not depend on t.
+void parallel_for(size_t n, void (*body)(const void* context, size_t i), const void* context);
+template <class F>
+void parallel_for(size_t n, const F& body) {
+    parallel_for(n, [](const void* f, size_t i) { (*static_cast<const F*>(f))(i); }, &body);
+}
 
 // Threaded entry points of the row kernels: rows are split statically across threads (each row
 // is computed by exactly one thread, so results do not depend on the thread count); small

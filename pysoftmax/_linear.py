@@ -10,8 +10,9 @@ results never depend on the thread count).
   logits (NumPy's matmul into a reused buffer), the cross-entropy kernel in place, one GEMM
   for the chunk's share of dW. OpenBLAS's result depends on its own thread count, so the
   GEMMs run with BLAS limited to one thread (threadpoolctl), cut into fixed blocks of classes
-  that pysoftmax's threads share (NumPy releases the GIL): the same result on any number of
-  threads, and as fast as OpenBLAS's own threads (measured: 4096x256 by 20000 classes).
+  that pysoftmax's threads share (_core.parallel_for; NumPy releases the GIL): the same result
+  on any number of threads, and as fast as OpenBLAS's own threads (measured: 4096x256 by 20000
+  classes).
 
 The arguments reach _core as the row views of pysoftmax._native (which imports this module).
 """
@@ -44,7 +45,6 @@ def _linear_plan(n, d, k, itemsize):
 
 
 _blas_controller = []
-_executors = {}
 
 
 def rescan_blas_libraries():
@@ -65,21 +65,6 @@ def single_threaded_blas():
     if not _blas_controller:
         rescan_blas_libraries()
     return _blas_controller[0].limit(limits=1, user_api="blas")
-
-
-def _run_blocks(fn, blocks):
-    """fn(block) for every block, on pysoftmax's threads."""
-    threads = min(_core.get_num_threads(), len(blocks))
-    if threads <= 1:
-        for block in blocks:
-            fn(block)
-        return
-    if threads not in _executors:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _executors[threads] = ThreadPoolExecutor(threads, thread_name_prefix="pysoftmax")
-    for future in [_executors[threads].submit(fn, block) for block in blocks]:
-        future.result()
 
 
 class LinearProblem:
@@ -140,13 +125,13 @@ class LinearProblem:
             zc, xc = z[:e - s], x[s:e]
             lc = loss_buf[:e - s] if loss_rows is None else loss_rows[s:e]
 
-            def logits(block, zc=zc, xc=xc):                 # zc[:, block] = xc w[block]^T + b
-                c0, c1 = block
+            def logits(i, zc=zc, xc=xc):                     # zc[:, block] = xc w[block]^T + b
+                c0, c1 = blocks[i]
                 np.matmul(xc, w[c0:c1].T, out=zc[:, c0:c1])
                 if b is not None:
                     np.add(zc[:, c0:c1], b[c0:c1], out=zc[:, c0:c1])
 
-            _run_blocks(logits, blocks)
+            _core.parallel_for(n_blocks, logits)
             _core.cross_entropy_rows(zc, None if ce.labels is None else ce.labels[s:e],
                                      None if self.probs is None else self.probs[s:e], ce.weight,
                                      None, lc, zc if grad else None, ce.ignore_index,
@@ -159,14 +144,14 @@ class LinearProblem:
             if not grad:
                 continue
 
-            def grad_w(block, zc=zc, xc=xc, first=s == 0):   # dw[block] += zc[:, block]^T xc
-                c0, c1 = block
+            def grad_w(i, zc=zc, xc=xc, first=s == 0):      # dw[block] += zc[:, block]^T xc
+                c0, c1 = blocks[i]
                 if first:
                     np.matmul(zc[:, c0:c1].T, xc, out=dw[c0:c1])
                 else:                   # a temporary of the block's size, freed at once
                     dw[c0:c1] += zc[:, c0:c1].T @ xc
 
-            _run_blocks(grad_w, blocks)
+            _core.parallel_for(n_blocks, grad_w)
             db += zc.sum(axis=0, dtype=np.float64)
         return total, dw, None if db is None else db.astype(dt)
 

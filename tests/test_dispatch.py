@@ -1,10 +1,12 @@
 """The runtime: instruction-set dispatch (the selection logic, for CPUs this machine is not;
 the lists its registry gives; the forcing environment variable, read by the C++ core), what
-show_config reports and the thread count."""
+show_config reports, the thread count and parallel_for."""
 
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -193,6 +195,46 @@ def test_threads_setting():
             pysoftmax.set_num_threads(1.5)
     finally:
         pysoftmax.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 37])
+def test_parallel_for_calls_every_index_once(threads, n):
+    seen = []
+    _core.parallel_for(n, seen.append)
+    assert sorted(seen) == list(range(n))
+
+
+def test_parallel_for_runs_on_the_runtimes_threads():
+    previous = pysoftmax.get_num_threads()
+    pysoftmax.set_num_threads(2)
+    try:
+        idents = []
+        _core.parallel_for(4, lambda i: idents.append(threading.get_ident()))
+        assert len(set(idents)) == 2 and threading.get_ident() in idents
+    finally:
+        pysoftmax.set_num_threads(previous)
+
+
+def test_parallel_for_raises_what_fn_raises(threads):
+    class Failure(Exception):
+        pass
+
+    calls = []
+
+    def fn(i):
+        calls.append(i)
+        time.sleep(0.001)                               # lets the other thread take the GIL
+        if i == 3:
+            raise Failure(f"block {i}")
+
+    with pytest.raises(Failure, match="block 3"):
+        _core.parallel_for(8, fn)
+    assert 3 in calls and len(set(calls)) == len(calls)
+    with pytest.raises(TypeError):
+        _core.parallel_for(2, None)
+    seen = []
+    _core.parallel_for(3, seen.append)                  # the runtime works on
+    assert sorted(seen) == [0, 1, 2]
 
 
 def test_use_backend():
