@@ -19,6 +19,8 @@ The arguments reach _core as the row views of pysoftmax._native (which imports t
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import _core, _native
@@ -44,27 +46,31 @@ def _linear_plan(n, d, k, itemsize):
     return "blas", max(64, _CHUNK_BYTES // (k * itemsize)), blocks
 
 
-_blas_controller = []
+_blas_scan = (None, -1)           # the threadpoolctl controller, len(sys.modules) when made
 
 
 def rescan_blas_libraries():
-    """Makes the threadpoolctl controller of single_threaded_blas (again): it knows the BLAS
-    libraries loaded when it is made (making one scans them, ~3 ms; SoftmaxRegression calls
-    this once SciPy is loaded)."""
+    """Makes single_threaded_blas's threadpoolctl controller again: it knows the BLAS libraries
+    loaded by then (a scan takes ~3 ms)."""
+    global _blas_scan
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError as e:  # pragma: no cover - a dependency of pysoftmax
         raise ImportError("pysoftmax needs threadpoolctl, one of its dependencies: pip install "
                           "threadpoolctl") from e
-    _blas_controller[:] = [ThreadpoolController()]
+    controller = ThreadpoolController()
+    _blas_scan = (controller, len(sys.modules))
+    return controller
 
 
 def single_threaded_blas():
-    """A context in which the BLAS libraries (NumPy's, and SciPy's once rescanned) use one
-    thread."""
-    if not _blas_controller:
-        rescan_blas_libraries()
-    return _blas_controller[0].limit(limits=1, user_api="blas")
+    """A context in which every BLAS library of the process uses one thread: NumPy's and those
+    loaded later (SciPy's), as the libraries are scanned again whenever modules were imported
+    since the last scan."""
+    controller, modules = _blas_scan
+    if modules != len(sys.modules):
+        controller = rescan_blas_libraries()
+    return controller.limit(limits=1, user_api="blas")
 
 
 class LinearProblem:

@@ -1,11 +1,14 @@
 """linear_cross_entropy: the native paths (fused kernel for small K, BLAS chunks for large K)
 against the NumPy reference, against finite differences and against the active instruction
-set's own kernels, results independent of the thread count, memory that does not grow with N,
-and every bad argument."""
+set's own kernels, results independent of the thread count, BLAS on one thread, memory that
+does not grow with N, and every bad argument."""
 
 import ctypes
 import ctypes.util
 import itertools
+import json
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -277,6 +280,41 @@ def test_fused_path_runs_the_active_isas_kernels(rng, dtype):
     if "avx2" in results:                   # the losses and dW of the two differ on this data
         for got, other in zip(results["avx2"][:2], results["scalar"][:2]):
             assert not np.array_equal(got, other)
+
+
+# ---- BLAS on one thread -----------------------------------------------------------------------
+
+_BLAS_THREADS = """
+import json, sys, threadpoolctl
+from pysoftmax import _native
+
+def blas_threads():
+    return {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"}
+
+with _native.single_threaded_blas():                     # its first use: before SciPy
+    pass
+assert "scipy" not in sys.modules
+before = blas_threads()
+import scipy.linalg                                       # SciPy's own BLAS, in its wheel
+after = blas_threads()
+with _native.single_threaded_blas():
+    inside = blas_threads()
+print(json.dumps({"new": sorted(set(after) - set(before)), "after": after, "inside": inside}))
+"""
+
+
+def test_single_threaded_blas_limits_blas_loaded_after_its_first_use():
+    pytest.importorskip("scipy")
+    r = subprocess.run([sys.executable, "-c", _BLAS_THREADS], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    if not out["new"]:
+        pytest.skip("SciPy uses NumPy's BLAS here")
+    if max(out["after"][lib] for lib in out["new"]) == 1:
+        pytest.skip("SciPy's BLAS runs one thread here anyway")
+    assert set(out["new"]) <= set(out["inside"])
+    assert set(out["inside"].values()) == {1}, out
 
 
 # ---- memory: no (N, K) array ----------------------------------------------------------------
