@@ -19,8 +19,9 @@ openmp = ["-fopenmp"] if sys.platform.startswith("linux") else []
 
 ext = Pybind11Extension(
     "pysoftmax._core",
-    sorted(str(p) for p in Path("csrc").glob("*.cpp")),
+    sorted(str(p) for p in Path("csrc").rglob("*.cpp")),
     include_dirs=["csrc"],
+    depends=sorted(str(p) for p in Path("csrc").rglob("*.h")),  # a header's edit rebuilds
     define_macros=[("PYSOFTMAX_VERSION", f'"{version}"')],
     cxx_std=17,
     extra_compile_args=["-O3", "-Wall", "-Wextra"] + openmp,  # never -ffast-math / -march

@@ -1,11 +1,13 @@
 // The Python module pysoftmax._core. Bindings validate, take raw pointers, release the GIL
 // and call the runtime; no maths here. The Python layer (pysoftmax/_native.py) arranges any
-// axis and layout into the (n, k) row views these functions take.
+// axis and layout into the (n, k) row views these functions take; pysoftmax/_linear.py drives
+// the fused linear path and runs its BLAS blocks through parallel_for.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <exception>
 #include <string>
 
 #include "linear.h"
@@ -79,7 +81,8 @@ void logsumexp_typed(const py::array& x, py::array& out, const py::object& where
 
 void check_x(const py::array& x, const py::array& out) {
     if (x.ndim() != 2 || x.shape(1) < 1)
-        throw py::value_error("x: expected a 2-D array with at least one column, got " + describe(x));
+        throw py::value_error("x: expected a 2-D array with at least one column, got " +
+                              describe(x));
     if (!out.dtype().equal(x.dtype()))
         throw py::value_error("out: dtype " + describe(out) + " does not match x: " + describe(x));
     if (!out.writeable()) throw py::value_error("out: array is read-only: " + describe(out));
@@ -88,14 +91,16 @@ void check_x(const py::array& x, const py::array& out) {
 // A 1-D contiguous array of n elements of dtype D, or throws naming `name`.
 template <class D>
 const D* vector_of(const py::object& obj, const char* name, py::ssize_t n, bool writeable = false) {
-    if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + ": expected an ndarray");
+    if (!py::isinstance<py::array>(obj))
+        throw py::type_error(std::string(name) + ": expected an ndarray");
     py::array a = py::reinterpret_borrow<py::array>(obj);
     if (!a.dtype().equal(py::dtype::of<D>()) || a.ndim() != 1 || a.shape(0) != n ||
         (n > 1 && a.strides(0) != py::ssize_t(sizeof(D))))
         throw py::value_error(std::string(name) + ": expected a contiguous 1-D array of " +
                               std::to_string(n) + " " + std::string(py::str(py::dtype::of<D>())) +
                               ", got " + describe(a));
-    if (writeable && !a.writeable()) throw py::value_error(std::string(name) + ": array is read-only");
+    if (writeable && !a.writeable())
+        throw py::value_error(std::string(name) + ": array is read-only");
     return static_cast<const D*>(a.data());
 }
 
@@ -132,7 +137,8 @@ void cross_entropy_typed(const py::array& x, const py::object& labels, const py:
     const uint8_t* m = mask_rows(where, n, k, ldm);
     const T* xp = static_cast<const T*>(x.data());
     py::gil_scoped_release nogil;
-    run_cross_entropy<T>(size_t(n), size_t(k), xp, ldx, lp, pp, ldt, wp, m, ldm, lo, gp, ldg, params);
+    run_cross_entropy<T>(size_t(n), size_t(k), xp, ldx, lp, pp, ldt, wp, m, ldm, lo, gp, ldg,
+                         params);
 }
 
 bool is_f32(const py::array& x) { return x.dtype().equal(py::dtype::of<float>()); }
@@ -143,9 +149,12 @@ void softmax_rows(const py::array& x, py::array out, const py::object& where, do
     check_x(x, out);
     if (!(temperature > 0.0 && std::isfinite(temperature)))
         throw py::value_error("temperature: must be a positive finite number");
-    if (is_f32(x)) softmax_typed<float>(x, out, where, temperature, log);
-    else if (is_f64(x)) softmax_typed<double>(x, out, where, temperature, log);
-    else throw py::type_error("x: expected float32 or float64, got " + describe(x));
+    if (is_f32(x))
+        softmax_typed<float>(x, out, where, temperature, log);
+    else if (is_f64(x))
+        softmax_typed<double>(x, out, where, temperature, log);
+    else
+        throw py::type_error("x: expected float32 or float64, got " + describe(x));
 }
 
 void cross_entropy_rows(const py::array& x, const py::object& labels, const py::object& probs,
@@ -153,14 +162,18 @@ void cross_entropy_rows(const py::array& x, const py::object& labels, const py::
                         const py::object& grad, int64_t ignore_index, double label_smoothing,
                         double scale) {
     if (x.ndim() != 2 || x.shape(1) < 1)
-        throw py::value_error("logits: expected a 2-D array with at least one column, got " + describe(x));
+        throw py::value_error("logits: expected a 2-D array with at least one column, got " +
+                              describe(x));
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         throw py::value_error("label_smoothing: must be in [0, 1]");
     if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
     const CrossEntropyParams params{ignore_index, label_smoothing, scale};
-    if (is_f32(x)) cross_entropy_typed<float>(x, labels, probs, weight, where, loss, grad, params);
-    else if (is_f64(x)) cross_entropy_typed<double>(x, labels, probs, weight, where, loss, grad, params);
-    else throw py::type_error("logits: expected float32 or float64, got " + describe(x));
+    if (is_f32(x))
+        cross_entropy_typed<float>(x, labels, probs, weight, where, loss, grad, params);
+    else if (is_f64(x))
+        cross_entropy_typed<double>(x, labels, probs, weight, where, loss, grad, params);
+    else
+        throw py::type_error("logits: expected float32 or float64, got " + describe(x));
 }
 
 // The optional 1-D array `obj` of n elements of dtype D, contiguous; nullptr for None.
@@ -268,9 +281,31 @@ double linear_cross_entropy_rows(const py::array& x, const py::array& w, const p
 
 void logsumexp_rows(const py::array& x, py::array out, const py::object& where) {
     check_x(x, out);
-    if (is_f32(x)) logsumexp_typed<float>(x, out, where);
-    else if (is_f64(x)) logsumexp_typed<double>(x, out, where);
-    else throw py::type_error("x: expected float32 or float64, got " + describe(x));
+    if (is_f32(x))
+        logsumexp_typed<float>(x, out, where);
+    else if (is_f64(x))
+        logsumexp_typed<double>(x, out, where);
+    else
+        throw py::type_error("x: expected float32 or float64, got " + describe(x));
+}
+
+// fn(i) for every i in [0, n) on the runtime's threads, each call holding the GIL. Once a call
+// raises, the calls not yet started are skipped and its exception is raised here.
+void parallel_for_python(size_t n, const py::object& fn) {
+    std::exception_ptr error;  // read and written with the GIL held
+    {
+        py::gil_scoped_release nogil;
+        parallel_for(n, [&](size_t i) {
+            py::gil_scoped_acquire gil;
+            if (error) return;
+            try {
+                fn(i);
+            } catch (...) {
+                error = std::current_exception();
+            }
+        });
+    }
+    if (error) std::rethrow_exception(error);
 }
 
 }  // namespace
@@ -300,22 +335,24 @@ PYBIND11_MODULE(_core, m) {
           "Fused x @ w.T + bias and cross-entropy (see linear.h): returns the summed loss; fills "
           "loss_rows (float64, n) and dw (k, d) / db (k,) unless None, using partials "
           "(slots, k, d) as workspace. Stripes of stripe_rows rows, added up in `slots` parts.");
-    m.def("linear_isa", [] { return std::string(active_linear_kernels().name); },
-          "The microkernels of the fused linear path in use (follows the active instruction set).");
+    m.def("parallel_for", &parallel_for_python, py::arg("n"), py::arg("fn"),
+          "fn(i) for i in range(n) on pysoftmax's threads (each call takes the GIL; fn may "
+          "release it, as NumPy's matmul does); the first exception fn raises is raised here.");
 
     m.def("cpu_features", &cpu_features, "CPU/OS features relevant to dispatch.");
     m.def("compiled_isas", &compiled_isas, "Instruction sets built into this module, best first.");
-    m.def("available_isas", [] { return supported_isas(cpu_features()); },
-          "Instruction sets this CPU can run, best first.");
+    m.def(
+        "available_isas", [] { return supported_isas(cpu_features()); },
+        "Instruction sets this CPU can run, best first.");
     m.def("supported_isas", &supported_isas, py::arg("features"),
           "Instruction sets usable with the given feature names, best first.");
     m.def("select_isa", &select_isa, py::arg("features"), py::arg("forced") = "",
           "The dispatch decision for a feature set and an optional forced choice.");
-    m.def("get_isa", [] { return std::string(active_kernels().name); }, "The active instruction set.");
+    m.def(
+        "get_isa", [] { return std::string(active_isa().name); },
+        "The active instruction set; the first use chooses it (PYSOFTMAX_ISA, or the best).");
     m.def("set_isa", &set_isa, py::arg("name"), "Switch the active instruction set.");
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
     m.attr("openmp") = have_openmp();
-
-    active_kernels();  // choose the instruction set once, at import
 }

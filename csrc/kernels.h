@@ -1,4 +1,5 @@
-// pysoftmax kernel interface: one table of kernels per instruction set.
+// pysoftmax kernel interface: one table of row kernels per instruction set. The runtime
+// (runtime.h) lists the tables in its instruction-set registry and runs the active one.
 //
 // Dimensions used throughout:
 //   n    number of rows (slices); each row is reduced independently
@@ -10,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace pysoftmax {
 
@@ -53,9 +55,8 @@ struct CrossEntropyParams {
 template <class T>
 using CrossEntropyFn = void (*)(size_t n, size_t k, const T* x, ptrdiff_t ldx,
                                 const int64_t* labels, const T* probs, ptrdiff_t ldt,
-                                const T* weight, const uint8_t* mask, ptrdiff_t ldm,
-                                double* loss, T* grad, ptrdiff_t ldg,
-                                const CrossEntropyParams& params);
+                                const T* weight, const uint8_t* mask, ptrdiff_t ldm, double* loss,
+                                T* grad, ptrdiff_t ldg, const CrossEntropyParams& params);
 
 template <class T>
 struct KernelSet {
@@ -66,20 +67,32 @@ struct KernelSet {
 };
 
 struct Kernels {
-    const char* name;  // "scalar", "avx2", "avx512"
+    const char* name;  // the instruction set's name in the registry: "scalar", "avx2", "avx512"
     KernelSet<float> f32;
     KernelSet<double> f64;
 };
 
-// One table per translation unit. avx2_kernels() / avx512_kernels() return nullptr when the
-// compiler could not build that instruction set (non-x86 targets, old compilers).
+// The float or the double half of a table (Kernels here, LinearKernels in linear.h).
+template <class T, class Table>
+const auto& of_type(const Table& table) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "float or double");
+    if constexpr (std::is_same_v<T, float>)
+        return table.f32;
+    else
+        return table.f64;
+}
+
+// One table per translation unit; each function is the getter of one registry row. avx2_kernels() /
+// avx512_kernels() return nullptr when the compiler could not build that instruction set
+// (non-x86 targets, old compilers).
 const Kernels* scalar_kernels();
 const Kernels* avx2_kernels();
 const Kernels* avx512_kernels();
 
-// A buffer of at least `bytes` bytes, 64-byte aligned, private to the calling thread and
-// reused by its later calls (runtime.cpp). The SIMD kernels keep a row's exp values there when
-// they stream the results to memory.
+// The runtime's scratch memory (runtime.cpp), one buffer per thread for every kernel: at least
+// `bytes` bytes, 64-byte aligned, private to the calling thread and reused by its later calls
+// (valid until that thread calls it again); nullptr when memory runs out. The SIMD kernels keep
+// a row's exp values there when they stream the results to memory.
 void* thread_scratch(size_t bytes);
 
 // Scalar single-row kernels: the readable specification. The SIMD kernels call them for the

@@ -1,65 +1,15 @@
-// Fused linear + cross-entropy for small k (linear.h): the scalar microkernels and the driver
-// (stripes of rows, partial gradients per slot, threads). No instruction-set specific code here.
+// Fused linear + cross-entropy for small k (linear.h): the driver (stripes of rows, partial
+// gradients per slot, threads). The microkernels come from the active instruction set.
 #include "linear.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
-#include <string>
-#include <thread>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
-#include "linear_kernels.h"
 #include "runtime.h"
 
 namespace pysoftmax {
 namespace {
-
-// One lane, plain multiply and add (two roundings): the readable form, fast without FMA hardware.
-template <class TT>
-struct ScalarVec {
-    using T = TT;
-    using vec = TT;
-    static constexpr size_t W = 1;
-    static vec zero() { return T(0); }
-    static vec set1(T a) { return a; }
-    static vec loadu(const T* p) { return *p; }
-    static void storeu(T* p, vec v) { *p = v; }
-    static vec fmadd(vec a, vec b, vec c) { return a * b + c; }
-    static T fma1(T a, T b, T c) { return a * b + c; }
-    static T hsum(vec v) { return v; }
-    static void prefetch(const T*) {}
-};
-
-template <class V>
-constexpr LinearKernelSet<typename V::T> kernel_set() {
-    return {&linear::Logits<V>::run, &linear::GradW<V>::run};
-}
-
-constexpr LinearKernels kScalar = {"scalar", kernel_set<ScalarVec<float>>(),
-                                   kernel_set<ScalarVec<double>>()};
-
-template <class T>
-const LinearKernelSet<T>& select(const LinearKernels& k);
-template <>
-const LinearKernelSet<float>& select<float>(const LinearKernels& k) { return k.f32; }
-template <>
-const LinearKernelSet<double>& select<double>(const LinearKernels& k) { return k.f64; }
-
-template <class T>
-CrossEntropyFn<T> cross_entropy_kernel(const Kernels& k);
-template <>
-CrossEntropyFn<float> cross_entropy_kernel<float>(const Kernels& k) {
-    return k.f32.cross_entropy;
-}
-template <>
-CrossEntropyFn<double> cross_entropy_kernel<double>(const Kernels& k) {
-    return k.f64.cross_entropy;
-}
 
 // Below this many multiply-adds (n * d * k) a call runs on the calling thread.
 constexpr size_t kMinParallelWork = size_t(1) << 18;
@@ -70,7 +20,8 @@ struct SlotSums {
     std::vector<double> db;
 };
 
-// A thread's buffers for one stripe: its logits, then their gradient (in place), and losses.
+// A task's buffers for one stripe: its logits, then their gradient (in place), and losses. Not
+// in thread_scratch: the cross-entropy kernel uses that while these are live.
 template <class T>
 struct StripeBuffers {
     std::vector<T> z;
@@ -93,8 +44,8 @@ void run_slot(const LinearCrossEntropyProblem<T>& p, const LinearKernelSet<T>& l
         const T* x = p.x + ptrdiff_t(i0) * p.ldx;
         lk.logits(rows, k, d, x, p.ldx, p.w, p.ldw, p.bias, z, ptrdiff_t(k));
         ce(rows, k, z, ptrdiff_t(k), p.labels ? p.labels + i0 : nullptr,
-           p.probs ? p.probs + ptrdiff_t(i0) * p.ldt : nullptr, p.ldt, p.weight, nullptr, 0,
-           loss, grad ? z : nullptr, ptrdiff_t(k), p.params);
+           p.probs ? p.probs + ptrdiff_t(i0) * p.ldt : nullptr, p.ldt, p.weight, nullptr, 0, loss,
+           grad ? z : nullptr, ptrdiff_t(k), p.params);
         if (p.sample_weight) {
             for (size_t r = 0; r < rows; ++r) {
                 const T sw = p.sample_weight[i0 + r];
@@ -113,38 +64,13 @@ void run_slot(const LinearCrossEntropyProblem<T>& p, const LinearKernelSet<T>& l
     }
 }
 
-// Calls body(t) for t in [0, nt) on nt threads.
-template <class F>
-void parallel(size_t nt, const F& body) {
-    if (nt <= 1) {
-        body(size_t(0));
-        return;
-    }
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static, 1) num_threads(int(nt))
-    for (ptrdiff_t t = 0; t < ptrdiff_t(nt); ++t) body(size_t(t));
-#else
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < nt; ++t) pool.emplace_back(body, t);
-    body(size_t(0));
-    for (auto& th : pool) th.join();
-#endif
-}
-
 }  // namespace
-
-const LinearKernels* linear_scalar_kernels() { return &kScalar; }
-
-const LinearKernels& active_linear_kernels() {
-    const LinearKernels* simd = linear_avx2_kernels();
-    if (simd && std::string(active_kernels().name) != "scalar") return *simd;
-    return kScalar;
-}
 
 template <class T>
 double run_linear_cross_entropy(const LinearCrossEntropyProblem<T>& p) {
-    const LinearKernelSet<T>& lk = select<T>(active_linear_kernels());
-    const CrossEntropyFn<T> ce = cross_entropy_kernel<T>(active_kernels());
+    const ActiveIsa isa = active_isa();
+    const LinearKernelSet<T>& lk = of_type<T>(isa.linear);
+    const CrossEntropyFn<T> ce = of_type<T>(isa.kernels).cross_entropy;
     const size_t R = p.stripe_rows;
     const size_t n_stripes = (p.n + R - 1) / R;
     // Slot q takes the stripes [first(q), first(q + 1)): contiguous blocks, fixed by n, R and
@@ -161,20 +87,20 @@ double run_linear_cross_entropy(const LinearCrossEntropyProblem<T>& p) {
     // Allocated here, so that running out of memory raises (MemoryError) instead of ending
     // the process from inside a parallel region.
     std::vector<StripeBuffers<T>> buffers(nt, StripeBuffers<T>(p.stripe_rows, p.k));
-    // Thread t computes the slots [slots * t / nt, slots * (t + 1) / nt), each slot on its own.
-    parallel(nt, [&](size_t t) {
+    // Task t computes the slots [slots * t / nt, slots * (t + 1) / nt), each slot on its own.
+    parallel_for(nt, [&](size_t t) {
         for (size_t q = slots * t / nt; q < slots * (t + 1) / nt; ++q)
-            run_slot(p, lk, ce, first(q), first(q + 1),
-                     p.dw ? p.partials + q * p.k * p.d : nullptr, sums[q], buffers[t]);
+            run_slot(p, lk, ce, first(q), first(q + 1), p.dw ? p.partials + q * p.k * p.d : nullptr,
+                     sums[q], buffers[t]);
     });
 
     double loss = 0.0;
     for (const SlotSums& s : sums) loss += s.loss;
     if (!p.dw) return loss;
-    // dW = the slots' partial gradients added in slot order (rows split across threads).
+    // dW = the slots' partial gradients added in slot order (its rows split across tasks).
     const size_t kd = p.k * p.d;
     const size_t ntr = kd * slots < kMinParallelWork ? 1 : size_t(std::max(1, get_num_threads()));
-    parallel(ntr, [&](size_t t) {
+    parallel_for(ntr, [&](size_t t) {
         for (size_t c = p.k * t / ntr; c < p.k * (t + 1) / ntr; ++c) {
             T* out = p.dw + ptrdiff_t(c) * p.lddw;
             std::memcpy(out, p.partials + c * p.d, p.d * sizeof(T));

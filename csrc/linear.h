@@ -11,7 +11,8 @@
 //   loss_i, g_i = the cross-entropy kernel's loss and d loss / d z on z_i (kernels.h), times
 //                 sample_weight[i] when given
 //   dW    = sum_i g_i x_i^T   (k, d)     db = sum_i g_i   (k,)
-// The large-k path (BLAS GEMMs on chunks of rows) lives in Python (pysoftmax/_native.py).
+// The large-k path (BLAS GEMMs on chunks of rows) lives in Python (pysoftmax/_linear.py); its
+// blocks run on the runtime's parallel_for too (runtime.h).
 #pragma once
 
 #include <cstddef>
@@ -21,7 +22,9 @@
 
 namespace pysoftmax {
 
-// Microkernels, one table per instruction set (linear.cpp: scalar; linear_avx2.cpp: AVX2+FMA).
+// Microkernels, one table per instruction set, each the linear getter of a row of the runtime's
+// registry (runtime.h): scalar.cpp's for "scalar", linear_avx2.cpp's (AVX2+FMA) for "avx2" and
+// "avx512". The active row gives the cross-entropy kernel and these together.
 //
 // logits: z (rows, k) OUT, row stride ldz = x (rows, d) IN times w (k, d) IN transposed, plus
 //         bias (k,) IN or nullptr. Each z[r, c] is one dot product whose summation order
@@ -37,7 +40,7 @@ struct LinearKernelSet {
 };
 
 struct LinearKernels {
-    const char* name;  // "scalar", "avx2"
+    const char* name;  // the instruction set it was written for: "scalar", "avx2"
     LinearKernelSet<float> f32;
     LinearKernelSet<double> f64;
 };
@@ -45,26 +48,24 @@ struct LinearKernels {
 const LinearKernels* linear_scalar_kernels();
 const LinearKernels* linear_avx2_kernels();  // nullptr when not compiled (non-x86 targets)
 
-// The microkernels that go with the active cross-entropy kernels (runtime.h): AVX2 for "avx2"
-// and "avx512", scalar for "scalar".
-const LinearKernels& active_linear_kernels();
-
-// One call of the fused path. The rows are cut into stripes of `stripe_rows` rows (a multiple
-// of 16, so the cross-entropy kernel groups rows as it does everywhere); slot q takes the
-// contiguous stripes [n_stripes * q / slots, n_stripes * (q + 1) / slots) and adds their loss,
-// db and dW in its own partial sums, stripe after stripe, on one thread; the slots' sums are
-// added in slot order at the end. The result depends on n, d, k, stripe_rows and slots, never
-// on the thread count.
+// One call of the fused path, on the active instruction set. The rows are cut into stripes of
+// `stripe_rows` rows (a multiple of 16, so the cross-entropy kernel groups rows as it does
+// everywhere); slot q takes the contiguous stripes [n_stripes * q / slots,
+// n_stripes * (q + 1) / slots) and adds their loss, db and dW in its own partial sums, stripe
+// after stripe, on one thread; the slots' sums are added in slot order at the end. Contiguous
+// runs of slots are the tasks of one parallel_for, and the final dW sum a second one (its
+// tasks cut dW's rows). The result depends on n, d, k, stripe_rows and slots, never on the
+// thread count.
 template <class T>
 struct LinearCrossEntropyProblem {
     size_t n, d, k;
-    const T* x;                 // (n, d), row stride ldx
+    const T* x;  // (n, d), row stride ldx
     ptrdiff_t ldx;
-    const T* w;                 // (k, d), row stride ldw
+    const T* w;  // (k, d), row stride ldw
     ptrdiff_t ldw;
-    const T* bias;              // (k,) or nullptr
-    const int64_t* labels;      // (n,) or nullptr (then probs)
-    const T* probs;             // (n, k), row stride ldt, or nullptr (then labels)
+    const T* bias;          // (k,) or nullptr
+    const int64_t* labels;  // (n,) or nullptr (then probs)
+    const T* probs;         // (n, k), row stride ldt, or nullptr (then labels)
     ptrdiff_t ldt;
     const T* weight;            // (k,) class weights or nullptr
     const T* sample_weight;     // (n,) or nullptr
@@ -72,10 +73,10 @@ struct LinearCrossEntropyProblem {
     double* loss_rows;          // (n,) OUT per-row losses (times sample_weight), or nullptr
     T* dw;                      // (k, d) OUT, row stride lddw, or nullptr: no gradient
     ptrdiff_t lddw;
-    T* db;                      // (k,) OUT or nullptr
-    T* partials;                // (slots, k, d) workspace when dw is given
-    size_t slots;               // >= 1
-    size_t stripe_rows;         // multiple of 16
+    T* db;               // (k,) OUT or nullptr
+    T* partials;         // (slots, k, d) workspace when dw is given
+    size_t slots;        // >= 1
+    size_t stripe_rows;  // multiple of 16
 };
 
 // Returns the sum of the per-row losses (each already times scale and sample_weight).

@@ -1,8 +1,9 @@
-// Runtime dispatch and threading (no maths here).
+// Runtime: the instruction-set registry, dispatch and threads (no maths here).
 #include "runtime.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -18,24 +19,58 @@
 namespace pysoftmax {
 namespace {
 
-// Below this many elements a call runs on one thread: fork/join costs microseconds.
-constexpr size_t kMinParallelElements = size_t(1) << 15;
+// One instruction set (runtime.h).
+struct Isa {
+    const char* name;
+    std::vector<std::string> features;  // the cpu_features() it needs, all of them
+    const char* needs;                  // the same in words, for errors
+    const Kernels* (*kernels)();        // nullptr when not compiled
+    const LinearKernels* (*linear)();   // nullptr when not compiled
+    bool compiled() const { return kernels() != nullptr && linear() != nullptr; }
+};
 
-const Kernels* table_for(const std::string& name) {
-    if (name == "avx512") return avx512_kernels();
-    if (name == "avx2") return avx2_kernels();
-    if (name == "scalar") return scalar_kernels();
+// The registry, in priority order (best first); the last row needs nothing. AVX-512 has no
+// linear kernels of its own: the AVX2 ones serve it.
+const Isa kRegistry[] = {
+    {"avx512",
+     {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma", "os_avx", "os_avx512"},
+     "AVX-512 F, DQ, BW and VL with OS support for ZMM state",
+     avx512_kernels,
+     linear_avx2_kernels},
+    {"avx2",
+     {"avx2", "fma", "os_avx"},
+     "AVX2 and FMA with OS support for YMM state",
+     avx2_kernels,
+     linear_avx2_kernels},
+    {"scalar", {}, "nothing", scalar_kernels, linear_scalar_kernels},
+};
+
+const Isa* find_isa(const std::string& name) {
+    for (const Isa& isa : kRegistry)
+        if (name == isa.name) return &isa;
     return nullptr;
 }
 
-bool has_all(const std::set<std::string>& f, std::initializer_list<const char*> names) {
-    return std::all_of(names.begin(), names.end(), [&](const char* s) { return f.count(s) > 0; });
+bool runs_on(const Isa& isa, const std::set<std::string>& f) {
+    return std::all_of(isa.features.begin(), isa.features.end(),
+                       [&](const std::string& s) { return f.count(s) > 0; });
 }
 
 std::string join(const std::vector<std::string>& v) {
     std::string s;
     for (const auto& e : v) s += (s.empty() ? "" : ", ") + e;
     return s;
+}
+
+// PYSOFTMAX_ISA without surrounding white space, in lower case; "" when unset or "auto".
+std::string forced_by_environment() {
+    const char* value = std::getenv("PYSOFTMAX_ISA");
+    std::string s = value ? value : "";
+    const char* space = " \t\n\v\f\r";
+    const size_t b = s.find_first_not_of(space);
+    s = b == std::string::npos ? "" : s.substr(b, s.find_last_not_of(space) + 1 - b);
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s == "auto" ? "" : s;
 }
 
 int default_threads() {
@@ -46,15 +81,27 @@ int default_threads() {
 #endif
 }
 
-std::atomic<const Kernels*> g_active{nullptr};
+std::atomic<const Isa*> g_active{nullptr};
 std::atomic<int> g_threads{default_threads()};
 
-template <class T>
-const KernelSet<T>& kernel_set(const Kernels& k);
-template <>
-const KernelSet<float>& kernel_set<float>(const Kernels& k) { return k.f32; }
-template <>
-const KernelSet<double>& kernel_set<double>(const Kernels& k) { return k.f64; }
+// The active row; the first use without set_isa chooses it from PYSOFTMAX_ISA.
+const Isa& active_row() {
+    const Isa* active = g_active.load(std::memory_order_acquire);
+    if (active) return *active;
+    const std::string forced = forced_by_environment();
+    const Isa* chosen;
+    try {
+        chosen = find_isa(select_isa(cpu_features(), forced));
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error("PYSOFTMAX_ISA=" + forced + ": " + e.what());
+    }
+    // A set_isa that ran meanwhile wins.
+    if (g_active.compare_exchange_strong(active, chosen, std::memory_order_acq_rel)) return *chosen;
+    return *active;
+}
+
+// Below this many elements a call runs on one thread: fork/join costs microseconds.
+constexpr size_t kMinParallelElements = size_t(1) << 15;
 
 // Thread boundaries fall on multiples of this many rows, so that the kernels that take rows in
 // groups (up to 16 rows at a time) group them the same way whatever the thread count: results
@@ -75,18 +122,7 @@ void parallel_rows(size_t n, size_t k, const F& body) {
         body(size_t(0), n);
         return;
     }
-#if defined(_OPENMP)
-#pragma omp parallel num_threads(int(nt))
-    {
-        const size_t t = size_t(omp_get_thread_num()), T = size_t(omp_get_num_threads());
-        body(split(n, t, T), split(n, t + 1, T));
-    }
-#else
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < nt; ++t) pool.emplace_back(body, split(n, t, nt), split(n, t + 1, nt));
-    body(size_t(0), split(n, 1, nt));
-    for (auto& th : pool) th.join();
-#endif
+    parallel_for(nt, [&](size_t t) { body(split(n, t, nt), split(n, t + 1, nt)); });
 }
 
 }  // namespace
@@ -101,8 +137,8 @@ std::set<std::string> cpu_features() {
         if (osxsave && avx) {
             unsigned lo, hi;
             __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-            if ((lo & 0x6u) == 0x6u) f.insert("os_avx");         // XMM and YMM state
-            if ((lo & 0xE6u) == 0xE6u) f.insert("os_avx512");    // + opmask, ZMM0-15, ZMM16-31
+            if ((lo & 0x6u) == 0x6u) f.insert("os_avx");       // XMM and YMM state
+            if ((lo & 0xE6u) == 0xE6u) f.insert("os_avx512");  // + opmask, ZMM0-15, ZMM16-31
         }
     }
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
@@ -118,51 +154,46 @@ std::set<std::string> cpu_features() {
 
 std::vector<std::string> compiled_isas() {
     std::vector<std::string> out;
-    for (const char* name : {"avx512", "avx2", "scalar"})
-        if (table_for(name)) out.push_back(name);
+    for (const Isa& isa : kRegistry)
+        if (isa.compiled()) out.push_back(isa.name);
     return out;
 }
 
 std::vector<std::string> supported_isas(const std::set<std::string>& f) {
     std::vector<std::string> out;
-    if (avx512_kernels() &&
-        has_all(f, {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma", "os_avx", "os_avx512"}))
-        out.push_back("avx512");
-    if (avx2_kernels() && has_all(f, {"avx2", "fma", "os_avx"})) out.push_back("avx2");
-    out.push_back("scalar");
+    for (const Isa& isa : kRegistry)
+        if (isa.compiled() && runs_on(isa, f)) out.push_back(isa.name);
     return out;
 }
 
 std::string select_isa(const std::set<std::string>& features, const std::string& forced) {
     const std::vector<std::string> usable = supported_isas(features);
     if (forced.empty()) return usable.front();
-    if (forced != "avx512" && forced != "avx2" && forced != "scalar")
+    const Isa* isa = find_isa(forced);
+    if (!isa) {
+        std::vector<std::string> names;
+        for (const Isa& row : kRegistry) names.push_back(row.name);
         throw std::invalid_argument("unknown instruction set '" + forced +
-                                    "'; expected one of: scalar, avx2, avx512");
-    if (!table_for(forced))
-        throw std::invalid_argument("instruction set '" + forced +
-                                    "' was not compiled into this build of pysoftmax; compiled: " +
-                                    join(compiled_isas()));
-    if (std::find(usable.begin(), usable.end(), forced) == usable.end()) {
-        const char* needs = forced == "avx512" ? "AVX-512 F, DQ, BW and VL with OS support for ZMM state"
-                                               : "AVX2 and FMA with OS support for YMM state";
-        throw std::invalid_argument("instruction set '" + forced + "' needs " + needs +
-                                    ", which this CPU does not offer; usable here: " + join(usable));
+                                    "'; expected one of: " + join(names));
     }
+    if (!isa->compiled())
+        throw std::invalid_argument(
+            "instruction set '" + forced +
+            "' was not compiled into this build of pysoftmax; compiled: " + join(compiled_isas()));
+    if (!runs_on(*isa, features))
+        throw std::invalid_argument(
+            "instruction set '" + forced + "' needs " + isa->needs +
+            ", which this CPU does not offer; usable here: " + join(usable));
     return forced;
 }
 
-const Kernels& active_kernels() {
-    const Kernels* k = g_active.load(std::memory_order_acquire);
-    if (!k) {
-        k = table_for(select_isa(cpu_features(), ""));
-        g_active.store(k, std::memory_order_release);
-    }
-    return *k;
+ActiveIsa active_isa() {
+    const Isa& isa = active_row();
+    return {isa.name, *isa.kernels(), *isa.linear()};
 }
 
 void set_isa(const std::string& name) {
-    g_active.store(table_for(select_isa(cpu_features(), name)), std::memory_order_release);
+    g_active.store(find_isa(select_isa(cpu_features(), name)), std::memory_order_release);
 }
 
 int get_num_threads() { return g_threads.load(std::memory_order_relaxed); }
@@ -186,7 +217,9 @@ void* thread_scratch(size_t bytes) {
 }
 
 void set_num_threads(int n) {
-    if (n < 1) throw std::invalid_argument("n: the number of threads must be >= 1, got " + std::to_string(n));
+    if (n < 1)
+        throw std::invalid_argument("n: the number of threads must be >= 1, got " +
+                                    std::to_string(n));
     g_threads.store(n, std::memory_order_relaxed);
 }
 
@@ -198,10 +231,30 @@ bool have_openmp() {
 #endif
 }
 
+void parallel_for(size_t n, void (*body)(const void*, size_t), const void* context) {
+    const size_t nt = std::min(n, size_t(get_num_threads()));
+    if (nt <= 1) {
+        for (size_t i = 0; i < n; ++i) body(context, i);
+        return;
+    }
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static, 1) num_threads(int(nt))
+    for (ptrdiff_t i = 0; i < ptrdiff_t(n); ++i) body(context, size_t(i));
+#else
+    auto run = [&](size_t t) {
+        for (size_t i = t; i < n; i += nt) body(context, i);
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < nt; ++t) pool.emplace_back(run, t);
+    run(0);
+    for (auto& th : pool) th.join();
+#endif
+}
+
 template <class T>
-void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
-                 ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature, bool log) {
-    const KernelSet<T>& ks = kernel_set<T>(active_kernels());
+void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask, ptrdiff_t ldm,
+                 T* y, ptrdiff_t ldy, double temperature, bool log) {
+    const KernelSet<T>& ks = of_type<T>(active_isa().kernels);
     const RowsFn<T> f = log ? ks.log_softmax : ks.softmax;
     parallel_rows(n, k, [&](size_t b, size_t e) {
         const ptrdiff_t i = ptrdiff_t(b);
@@ -213,7 +266,7 @@ void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* m
 template <class T>
 void run_logsumexp(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
                    ptrdiff_t ldm, T* y, ptrdiff_t incy) {
-    const LseFn<T> f = kernel_set<T>(active_kernels()).logsumexp;
+    const LseFn<T> f = of_type<T>(active_isa().kernels).logsumexp;
     parallel_rows(n, k, [&](size_t b, size_t e) {
         const ptrdiff_t i = ptrdiff_t(b);
         f(e - b, k, x + i * ldx, ldx, mask ? mask + i * ldm : nullptr, ldm, y + i * incy, incy);
@@ -225,17 +278,17 @@ void run_cross_entropy(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int6
                        const T* probs, ptrdiff_t ldt, const T* weight, const uint8_t* mask,
                        ptrdiff_t ldm, double* loss, T* grad, ptrdiff_t ldg,
                        const CrossEntropyParams& params) {
-    const CrossEntropyFn<T> f = kernel_set<T>(active_kernels()).cross_entropy;
+    const CrossEntropyFn<T> f = of_type<T>(active_isa().kernels).cross_entropy;
     parallel_rows(n, k, [&](size_t b, size_t e) {
         const ptrdiff_t i = ptrdiff_t(b);
-        f(e - b, k, x + i * ldx, ldx, labels ? labels + i : nullptr, probs ? probs + i * ldt : nullptr,
-          ldt, weight, mask ? mask + i * ldm : nullptr, ldm, loss + i, grad ? grad + i * ldg : nullptr,
-          ldg, params);
+        f(e - b, k, x + i * ldx, ldx, labels ? labels + i : nullptr,
+          probs ? probs + i * ldt : nullptr, ldt, weight, mask ? mask + i * ldm : nullptr, ldm,
+          loss + i, grad ? grad + i * ldg : nullptr, ldg, params);
     });
 }
 
-template void run_softmax<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*,
-                                 ptrdiff_t, float*, ptrdiff_t, double, bool);
+template void run_softmax<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*, ptrdiff_t,
+                                 float*, ptrdiff_t, double, bool);
 template void run_softmax<double>(size_t, size_t, const double*, ptrdiff_t, const uint8_t*,
                                   ptrdiff_t, double*, ptrdiff_t, double, bool);
 template void run_logsumexp<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*,

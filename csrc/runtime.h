@@ -1,12 +1,30 @@
-// Runtime: which kernel table runs (CPU feature detection and selection), how many threads,
-// and the entry points that split rows across threads and call the active table.
+// Runtime: the one place that decides which kernels run and on how many threads, for every
+// kernel family (the row kernels of kernels.h and the fused linear kernels of linear.h).
+//
+// Instruction-set registry (runtime.cpp): one row per instruction set, best first. A row names
+// the set, lists the CPU/OS features it needs (cpu_features() names), says them in words for
+// errors, and gives the getter of its row-kernel table (kernels.h) and of its linear-kernel
+// table (linear.h). A set is compiled when both getters return a table. Every list of names
+// (compiled_isas, supported_isas, select_isa's checks and messages) is derived from the rows;
+// adding an instruction set is one translation unit with its tables plus one row.
+//
+// The active set is one row: set_isa switches both families together. Until set_isa is called,
+// the first use chooses it from the environment variable PYSOFTMAX_ISA (a name of the
+// registry, or "auto" / empty / unset: the best this CPU runs; case and surrounding spaces
+// ignored).
+//
+// Threads: parallel_for runs every family's parallel work (the row kernels, the linear
+// driver's slots and its dW reduction, the blocks of the Python BLAS path) on one pool, OpenMP
+// when the build has it and std::thread otherwise.
 #pragma once
 
+#include <cstddef>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "kernels.h"
+#include "linear.h"
 
 namespace pysoftmax {
 
@@ -20,23 +38,41 @@ std::vector<std::string> compiled_isas();
 // Instruction sets usable with `features`, best first (always ends with "scalar").
 std::vector<std::string> supported_isas(const std::set<std::string>& features);
 
-// The choice for `features`: the best supported one, or `forced` (PYSOFTMAX_ISA) when given.
+// The choice for `features`: the best supported one when `forced` is empty, else `forced`.
 // Throws std::invalid_argument for an unknown name or one the CPU cannot run.
 std::string select_isa(const std::set<std::string>& features, const std::string& forced);
 
-const Kernels& active_kernels();
+// The active instruction set: its registry name and its tables, read together (one row) by
+// every entry point. Throws std::runtime_error naming PYSOFTMAX_ISA when the first use finds an
+// invalid value there (and again on every use until set_isa succeeds).
+struct ActiveIsa {
+    const char* name;
+    const Kernels& kernels;
+    const LinearKernels& linear;
+};
+ActiveIsa active_isa();
 void set_isa(const std::string& name);  // validated against this CPU, as select_isa
 
 int get_num_threads();
 void set_num_threads(int n);  // n >= 1
 bool have_openmp();
 
-// Threaded entry points: rows are split statically across threads (each row is computed by
-// exactly one thread, so results do not depend on the thread count); small inputs run on
-// the calling thread.
+// Calls body(i) once for every i in [0, n), i going to thread i mod t of
+// t = min(n, get_num_threads()) threads (the calling thread is one of them; with t = 1 all
+// run on it, in order). Returns when every call has. body must not throw. Callers choose n
+// and what each index computes so that results do not depend on t.
+void parallel_for(size_t n, void (*body)(const void* context, size_t i), const void* context);
+template <class F>
+void parallel_for(size_t n, const F& body) {
+    parallel_for(n, [](const void* f, size_t i) { (*static_cast<const F*>(f))(i); }, &body);
+}
+
+// Threaded entry points of the row kernels: rows are split statically across threads (each row
+// is computed by exactly one thread, so results do not depend on the thread count); small
+// inputs run on the calling thread.
 template <class T>
-void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
-                 ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature, bool log);
+void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask, ptrdiff_t ldm,
+                 T* y, ptrdiff_t ldy, double temperature, bool log);
 template <class T>
 void run_logsumexp(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
                    ptrdiff_t ldm, T* y, ptrdiff_t incy);

@@ -13,10 +13,14 @@
 // Non-finite rows: no included element -> 0 / -inf / -inf (softmax / log_softmax /
 // logsumexp); an included NaN -> NaN; an included +inf -> NaN, NaN, +inf; all -inf -> NaN, NaN,
 // -inf. Excluded elements (mask 0) get 0 / -inf.
+//
+// Also the scalar microkernels of the fused linear + cross-entropy path (linear.h).
 #include <cmath>
 #include <limits>
 
 #include "kernels.h"
+#include "linear.h"
+#include "linear_kernels.h"
 #include "numerics.h"
 
 namespace pysoftmax {
@@ -58,14 +62,16 @@ void scan_row(size_t k, const T* x, const uint8_t* mask, bool& any, bool& nan, d
         if (!included(mask, j)) continue;
         any = true;
         const double v = x[j];
-        if (std::isnan(v)) nan = true;
-        else if (v > m) m = v;
+        if (std::isnan(v))
+            nan = true;
+        else if (v > m)
+            m = v;
     }
 }
 
 template <class T, bool Log>
-void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask,
-                  ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
+void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask, ptrdiff_t ldm,
+                  T* y, ptrdiff_t ldy, double temperature) {
     for (size_t i = 0; i < n; ++i)
         softmax_row_scalar<T>(k, x + i * ldx, mask ? mask + i * ldm : nullptr, y + i * ldy,
                               temperature, Log);
@@ -84,10 +90,9 @@ void cross_entropy_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int
                         ptrdiff_t ldm, double* loss, T* grad, ptrdiff_t ldg,
                         const CrossEntropyParams& p) {
     for (size_t i = 0; i < n; ++i)
-        loss[i] = cross_entropy_row_scalar<T>(k, x + i * ldx, labels ? labels[i] : 0,
-                                              probs ? probs + i * ldt : nullptr, weight,
-                                              mask ? mask + i * ldm : nullptr,
-                                              grad ? grad + i * ldg : nullptr, p);
+        loss[i] = cross_entropy_row_scalar<T>(
+            k, x + i * ldx, labels ? labels[i] : 0, probs ? probs + i * ldt : nullptr, weight,
+            mask ? mask + i * ldm : nullptr, grad ? grad + i * ldg : nullptr, p);
 }
 
 const Kernels kScalar = {
@@ -97,6 +102,31 @@ const Kernels kScalar = {
     {softmax_rows<double, false>, softmax_rows<double, true>, logsumexp_rows<double>,
      cross_entropy_rows<double>},
 };
+
+// The linear microkernels (linear_kernels.h) on one lane, with a plain multiply and add (two
+// roundings): the readable form, fast without FMA hardware.
+template <class TT>
+struct ScalarVec {
+    using T = TT;
+    using vec = TT;
+    static constexpr size_t W = 1;
+    static vec zero() { return T(0); }
+    static vec set1(T a) { return a; }
+    static vec loadu(const T* p) { return *p; }
+    static void storeu(T* p, vec v) { *p = v; }
+    static vec fmadd(vec a, vec b, vec c) { return a * b + c; }
+    static T fma1(T a, T b, T c) { return a * b + c; }
+    static T hsum(vec v) { return v; }
+    static void prefetch(const T*) {}
+};
+
+template <class V>
+constexpr LinearKernelSet<typename V::T> linear_set() {
+    return {&linear::Logits<V>::run, &linear::GradW<V>::run};
+}
+
+constexpr LinearKernels kLinearScalar = {"scalar", linear_set<ScalarVec<float>>(),
+                                         linear_set<ScalarVec<double>>()};
 
 }  // namespace
 
@@ -210,8 +240,10 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
             wt.add(tw);
             if (tw != 0.0) wtx.add(tw * t);
         } else {
-            if (int64_t(j) == label) t_label = t, q_label = q;
-            else other.add(q);
+            if (int64_t(j) == label)
+                t_label = t, q_label = q;
+            else
+                other.add(q);
             if (e > 0.0) wtx.add(w(j) * t);
         }
         if (grad) grad[j] = T(q);
@@ -259,5 +291,7 @@ template double cross_entropy_row_scalar<double>(size_t, const double*, int64_t,
                                                  const CrossEntropyParams&);
 
 const Kernels* scalar_kernels() { return &kScalar; }
+
+const LinearKernels* linear_scalar_kernels() { return &kLinearScalar; }
 
 }  // namespace pysoftmax

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import operator
-import os
 
 from . import _core, _native, reference
 from ._common import one_hot
@@ -52,12 +51,7 @@ def __dir__():
     return sorted(set(globals()) | {"SoftmaxRegression"})
 
 
-_forced_isa = os.environ.get("PYSOFTMAX_ISA", "").strip().lower()
-if _forced_isa not in ("", "auto"):
-    try:
-        _core.set_isa(_forced_isa)
-    except ValueError as e:
-        raise RuntimeError(f"PYSOFTMAX_ISA={_forced_isa}: {e}") from None
+_core.get_isa()  # the instruction set, chosen now: PYSOFTMAX_ISA if set (RuntimeError if invalid)
 
 _BACKENDS = {"native": _native, "reference": reference}
 _backend = contextvars.ContextVar("pysoftmax_backend", default="native")

@@ -3,7 +3,8 @@
 Every function brings the reduced axes to the end and looks for an (n, k) view with
 contiguous rows; only when none exists (Fortran order along the reduced axis, or a
 non-contiguous reduction) is the input copied. Results are written straight into `out`
-whenever its layout allows. No maths happens here.
+whenever its layout allows. No maths happens here; linear_cross_entropy and its drivers live in
+pysoftmax._linear, which arranges its arguments with this module's row views.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _core
-from ._common import (CrossEntropyArgs, LinearCrossEntropyArgs, as_input, broadcast_where,
-                      check_out, check_temperature, cross_entropy_functions, entropy_function,
-                      normalize_axes, one_hot, reduced_shape)
+from ._common import (CrossEntropyArgs, as_input, broadcast_where, check_out, check_temperature,
+                      cross_entropy_functions, entropy_function, normalize_axes, one_hot,
+                      reduced_shape)
+from ._linear import (LinearProblem, linear_cross_entropy, rescan_blas_libraries,  # noqa: F401
+                      single_threaded_blas)
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad",
            "one_hot", "entropy", "linear_cross_entropy"]
@@ -154,175 +157,3 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
 
 cross_entropy, cross_entropy_with_grad = cross_entropy_functions(_cross_entropy)
 entropy = entropy_function(log_softmax)
-
-
-# ---- linear + cross-entropy -----------------------------------------------------------------
-#
-# Two paths, chosen by the sizes alone (so results never depend on the thread count):
-# - fused (K <= _FUSED_MAX_CLASSES): csrc/linear.cpp computes the logits of a stripe of rows
-#   with its own register-tiled kernel, the loss and gradient in place, and adds the stripe's
-#   share of dW while its X rows are in L2; everything on pysoftmax's threads, GIL released.
-#   Measured on the project machine (2 threads, d = 784, float32): 87-137 GFLOP/s for
-#   K = 10-128, where NumPy's OpenBLAS on the whole (N, K) problem reaches 25-70.
-# - BLAS (larger K): chunks of rows whose logits take _CHUNK_BYTES; per chunk one GEMM for the
-#   logits (NumPy's matmul into a reused buffer), the cross-entropy kernel in place, one GEMM
-#   for the chunk's share of dW. OpenBLAS's result depends on its own thread count, so the
-#   GEMMs run with BLAS limited to one thread (threadpoolctl), cut into fixed blocks of classes
-#   that pysoftmax's threads share (NumPy releases the GIL): the same result on any number of
-#   threads, and as fast as OpenBLAS's own threads (measured: 4096x256 by 20000 classes).
-
-_FUSED_MAX_CLASSES = 128
-_FUSED_SLOTS = 16                 # partial gradients: threads beyond 16 add nothing
-_PARTIALS_BYTES = 32 << 20        # at most this much for them (slots * K * d * itemsize)
-_STRIPE_BYTES = 128 << 10         # the X rows of one stripe, to stay in L2
-_CHUNK_BYTES = 16 << 20           # the logits of one chunk of the BLAS path
-_CLASS_BLOCKS = 16                # the BLAS path's GEMMs: at most this many blocks of classes,
-_MIN_BLOCK_CLASSES = 64           # each at least this wide
-
-
-def _linear_plan(n, d, k, itemsize):
-    """("fused", stripe_rows, slots) or ("blas", chunk_rows, class_blocks), from the sizes."""
-    if k <= _FUSED_MAX_CLASSES:
-        slots = min(_FUSED_SLOTS, _PARTIALS_BYTES // max(1, k * d * itemsize))
-        if slots >= 2:
-            stripe = _STRIPE_BYTES // max(1, d * itemsize) // 16 * 16
-            return "fused", max(16, min(256, stripe)), slots
-    blocks = max(1, min(_CLASS_BLOCKS, k // _MIN_BLOCK_CLASSES))
-    return "blas", max(64, _CHUNK_BYTES // (k * itemsize)), blocks
-
-
-_blas_controller = []
-_executors = {}
-
-
-def rescan_blas_libraries():
-    """Makes the threadpoolctl controller of single_threaded_blas (again): it knows the BLAS
-    libraries loaded when it is made (making one scans them, ~3 ms; SoftmaxRegression calls
-    this once SciPy is loaded)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError as e:  # pragma: no cover - a dependency of pysoftmax
-        raise ImportError("pysoftmax needs threadpoolctl, one of its dependencies: pip install "
-                          "threadpoolctl") from e
-    _blas_controller[:] = [ThreadpoolController()]
-
-
-def single_threaded_blas():
-    """A context in which the BLAS libraries (NumPy's, and SciPy's once rescanned) use one
-    thread."""
-    if not _blas_controller:
-        rescan_blas_libraries()
-    return _blas_controller[0].limit(limits=1, user_api="blas")
-
-
-def _run_blocks(fn, blocks):
-    """fn(block) for every block, on pysoftmax's threads."""
-    threads = min(_core.get_num_threads(), len(blocks))
-    if threads <= 1:
-        for block in blocks:
-            fn(block)
-        return
-    if threads not in _executors:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _executors[threads] = ThreadPoolExecutor(threads, thread_name_prefix="pysoftmax")
-    for future in [_executors[threads].submit(fn, block) for block in blocks]:
-        future.result()
-
-
-class LinearProblem:
-    """The checked X and target of a linear_cross_entropy call, for one or many (W, b).
-
-    Built from LinearCrossEntropyArgs; calling it with weights of the shapes and dtype those
-    args had returns (loss, dw, db): the loss summed over the rows (a float) or, with
-    loss_rows, the per-row losses written there (float64, (N,)); dw (K, d) and db (K,) in the
-    computing dtype (db None without bias), or (loss, None, None) with grad=False. The
-    estimator calls it once per evaluation of its objective: the fused path reuses its
-    buffers, so the returned gradients may be overwritten by the next call.
-    """
-
-    def __init__(self, a):
-        self.a = a
-        ce = a.ce
-        self.x = _rows(a.x, 1)
-        self.probs = None if ce.probs is None else _rows(ce.probs, 1)
-        self.plan = _linear_plan(a.n, a.d, a.k, a.dtype.itemsize)
-        self._buffers = None
-
-    def _grad_buffers(self, bias):
-        if self._buffers is None:
-            a, plan = self.a, self.plan
-            dw = np.empty((a.k, a.d), dtype=a.dtype)
-            db = np.empty(a.k, dtype=a.dtype)
-            partials = (np.empty((plan[2], a.k, a.d), dtype=a.dtype) if plan[0] == "fused"
-                        else None)
-            self._buffers = dw, db, partials
-        dw, db, partials = self._buffers
-        return dw, db if bias else None, partials
-
-    def __call__(self, w, b, grad=True, loss_rows=None):
-        a, ce, plan = self.a, self.a.ce, self.plan
-        if plan[0] == "blas":
-            with single_threaded_blas():
-                total, dw, db = self._blas(plan[1], plan[2], w, b, loss_rows, grad)
-            return total, dw, db if b is not None else None
-        dw, db, partials = self._grad_buffers(b is not None) if grad else (None, None, None)
-        total = _core.linear_cross_entropy_rows(
-            self.x, _rows(w, 1), None if b is None else np.ascontiguousarray(b), ce.labels,
-            self.probs, ce.weight, a.sample_weight, loss_rows, dw, db, partials, ce.ignore_index,
-            ce.label_smoothing, a.scale(), plan[1], plan[2])
-        return total, dw, db
-
-    def _blas(self, chunk, n_blocks, w, b, loss_rows, grad):
-        a, ce, x = self.a, self.a.ce, self.x
-        dt, n, k = a.dtype, a.n, a.k
-        sw, scale = a.sample_weight, a.scale()
-        blocks = [(k * i // n_blocks, k * (i + 1) // n_blocks) for i in range(n_blocks)]
-        z = np.empty((min(chunk, n), k), dtype=dt)
-        loss_buf = np.empty(min(chunk, n), dtype=np.float64)
-        dw = np.zeros((k, a.d), dtype=dt) if grad else None
-        db = np.zeros(k, dtype=np.float64) if grad else None
-        total = 0.0
-        for s in range(0, n, chunk):
-            e = min(n, s + chunk)
-            zc, xc = z[:e - s], x[s:e]
-            lc = loss_buf[:e - s] if loss_rows is None else loss_rows[s:e]
-
-            def logits(block, zc=zc, xc=xc):                 # zc[:, block] = xc w[block]^T + b
-                c0, c1 = block
-                np.matmul(xc, w[c0:c1].T, out=zc[:, c0:c1])
-                if b is not None:
-                    np.add(zc[:, c0:c1], b[c0:c1], out=zc[:, c0:c1])
-
-            _run_blocks(logits, blocks)
-            _core.cross_entropy_rows(zc, None if ce.labels is None else ce.labels[s:e],
-                                     None if self.probs is None else self.probs[s:e], ce.weight,
-                                     None, lc, zc if grad else None, ce.ignore_index,
-                                     ce.label_smoothing, scale)
-            if sw is not None:
-                lc *= sw[s:e]
-                if grad:
-                    zc *= sw[s:e, None]
-            total += float(lc.sum())
-            if not grad:
-                continue
-
-            def grad_w(block, zc=zc, xc=xc, first=s == 0):   # dw[block] += zc[:, block]^T xc
-                c0, c1 = block
-                if first:
-                    np.matmul(zc[:, c0:c1].T, xc, out=dw[c0:c1])
-                else:                   # a temporary of the block's size, freed at once
-                    dw[c0:c1] += zc[:, c0:c1].T @ xc
-
-            _run_blocks(grad_w, blocks)
-            db += zc.sum(axis=0, dtype=np.float64)
-        return total, dw, None if db is None else db.astype(dt)
-
-
-def linear_cross_entropy(X, W, b, target, *, weight=None, sample_weight=None, reduction="mean",
-                         ignore_index=-100, label_smoothing=0.0, return_grad=True):
-    a = LinearCrossEntropyArgs(X, W, b, target, weight, sample_weight, reduction, ignore_index,
-                               label_smoothing)
-    loss_rows = np.empty(a.n, dtype=np.float64) if reduction == "none" else None
-    total, dw, db = LinearProblem(a)(a.w, a.b, return_grad, loss_rows)
-    return a.result(total if loss_rows is None else loss_rows, dw, db, return_grad)

@@ -1,9 +1,12 @@
-"""Instruction-set dispatch: the selection logic (for CPUs this machine is not), the forcing
-environment variable, and what show_config reports."""
+"""The runtime: instruction-set dispatch (the selection logic, for CPUs this machine is not;
+the lists its registry gives; the forcing environment variable, read by the C++ core), what
+show_config reports, the thread count and parallel_for."""
 
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -50,6 +53,40 @@ def test_selection_honours_a_forced_choice():
         _core.select_isa(AVX512, "sse9")
 
 
+# The words of the registry's rows, in the "needs ..." errors.
+NEEDS = {"avx512": "AVX-512 F, DQ, BW and VL with OS support for ZMM state",
+         "avx2": "AVX2 and FMA with OS support for YMM state"}
+
+
+def _registered():
+    """Every instruction set of the registry, best first: select_isa's list of valid names."""
+    with pytest.raises(ValueError, match="expected one of: ") as e:
+        _core.select_isa(AVX512, "sse9")
+    return str(e.value).split("expected one of: ")[1].split(", ")
+
+
+def test_every_list_follows_the_registry():
+    registered = _registered()
+    compiled = _core.compiled_isas()
+    assert registered[-1] == "scalar" and len(set(registered)) == len(registered)
+    assert compiled == [name for name in registered if name in compiled]   # in priority order
+    assert _core.supported_isas(AVX512) == compiled
+    assert _core.supported_isas(set()) == ["scalar"]
+    if os.uname().machine == "x86_64":
+        assert registered == ["avx512", "avx2", "scalar"]
+    for name in registered:
+        if name not in compiled:
+            with pytest.raises(ValueError, match=f"'{name}' was not compiled.*compiled: "
+                                                 + ", ".join(compiled)):
+                _core.select_isa(AVX512, name)
+            continue
+        assert _core.select_isa(AVX512, name) == name
+        if name != "scalar":
+            with pytest.raises(ValueError, match=f"'{name}' needs {NEEDS[name]}, which this "
+                                                 "CPU does not offer; usable here: scalar"):
+                _core.select_isa(set(), name)
+
+
 def test_this_cpu_runs_what_detection_reports():
     feats = set(_core.cpu_features())
     assert _core.available_isas() == _core.supported_isas(feats)
@@ -94,6 +131,49 @@ def test_environment_variable_fails_clearly(isa):
     assert "Illegal instruction" not in r.stderr
 
 
+# The extension module alone, without the pysoftmax package: the C++ core reads PYSOFTMAX_ISA.
+_CORE_ALONE = """
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("_core", sys.argv[1])
+core = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(core)
+assert "pysoftmax" not in sys.modules
+try:
+    print(core.get_isa())
+except RuntimeError as e:
+    print(f"RuntimeError: {e}")
+    core.set_isa("scalar")                              # an explicit choice still works
+    print(core.get_isa())
+os.environ["PYSOFTMAX_ISA"] = "bogus"                   # read once: by the first use
+print(core.get_isa())
+"""
+
+
+@pytest.mark.parametrize("value, want", [
+    ("scalar", "scalar"), ("  Scalar\t", "scalar"), (" AVX2", "avx2"), ("auto", "best"),
+    ("", "best"), ("AUTO ", "best"),
+])
+def test_the_core_reads_the_environment_variable_once(value, want):
+    best = _core.available_isas()[0]
+    want = best if want == "best" else want
+    if want not in _core.available_isas():
+        pytest.skip(f"this CPU does not run {want}")
+    r = subprocess.run([sys.executable, "-c", _CORE_ALONE, _core.__file__], capture_output=True,
+                       text=True, env=dict(os.environ, PYSOFTMAX_ISA=value))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [want, want]
+
+
+def test_the_core_rejects_an_invalid_environment_variable_on_first_use():
+    r = subprocess.run([sys.executable, "-c", _CORE_ALONE, _core.__file__], capture_output=True,
+                       text=True, env=dict(os.environ, PYSOFTMAX_ISA=" Bogus "))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == ("RuntimeError: PYSOFTMAX_ISA=bogus: unknown instruction set 'bogus'; "
+                        "expected one of: " + ", ".join(_registered()))
+    assert lines[1:] == ["scalar", "scalar"]
+
+
 def test_show_config(capsys):
     pysoftmax.show_config()
     out = capsys.readouterr().out
@@ -115,6 +195,46 @@ def test_threads_setting():
             pysoftmax.set_num_threads(1.5)
     finally:
         pysoftmax.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 37])
+def test_parallel_for_calls_every_index_once(threads, n):
+    seen = []
+    _core.parallel_for(n, seen.append)
+    assert sorted(seen) == list(range(n))
+
+
+def test_parallel_for_runs_on_the_runtimes_threads():
+    previous = pysoftmax.get_num_threads()
+    pysoftmax.set_num_threads(2)
+    try:
+        idents = []
+        _core.parallel_for(4, lambda i: idents.append(threading.get_ident()))
+        assert len(set(idents)) == 2 and threading.get_ident() in idents
+    finally:
+        pysoftmax.set_num_threads(previous)
+
+
+def test_parallel_for_raises_what_fn_raises(threads):
+    class Failure(Exception):
+        pass
+
+    calls = []
+
+    def fn(i):
+        calls.append(i)
+        time.sleep(0.001)                               # lets the other thread take the GIL
+        if i == 3:
+            raise Failure(f"block {i}")
+
+    with pytest.raises(Failure, match="block 3"):
+        _core.parallel_for(8, fn)
+    assert 3 in calls and len(set(calls)) == len(calls)
+    with pytest.raises(TypeError):
+        _core.parallel_for(2, None)
+    seen = []
+    _core.parallel_for(3, seen.append)                  # the runtime works on
+    assert sorted(seen) == [0, 1, 2]
 
 
 def test_use_backend():

@@ -1,15 +1,21 @@
 """linear_cross_entropy: the native paths (fused kernel for small K, BLAS chunks for large K)
-against the NumPy reference, against finite differences, results independent of the thread
-count, memory that does not grow with N, and every bad argument."""
+against the NumPy reference, against finite differences and against the active instruction
+set's own kernels, results independent of the thread count, BLAS on one thread, memory that
+does not grow with N, and every bad argument."""
 
+import ctypes
+import ctypes.util
 import itertools
+import json
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
 import pytest
 
 import pysoftmax
-from pysoftmax import _native, reference
+from pysoftmax import _core, _linear, reference
 
 REDUCTIONS = ["mean", "sum", "none"]
 # (n, d, k): one stripe; many stripes and slots (stripes of 16 rows at d = 1100 float64 and
@@ -46,12 +52,12 @@ def assert_same(got, want, dtype):
 
 
 def _path(n, d, k, dtype):
-    return _native._linear_plan(n, d, k, np.dtype(dtype).itemsize)[0]
+    return _linear._linear_plan(n, d, k, np.dtype(dtype).itemsize)[0]
 
 
 def test_shapes_cover_both_paths_and_many_slots():
     assert _path(130, 19, 200, np.float32) == "blas"
-    kind, stripe, slots = _native._linear_plan(300, 1100, 5, 8)
+    kind, stripe, slots = _linear._linear_plan(300, 1100, 5, 8)
     assert kind == "fused" and stripe == 16 and slots == 16 and 300 // stripe > slots
 
 
@@ -180,7 +186,7 @@ def _bitwise_equal(a, b):
 @pytest.mark.parametrize("n, d, k", [(3000, 70, 10), (900, 30, 200)])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 def test_thread_count_does_not_change_results(isa, rng, monkeypatch, dtype, n, d, k, reduction):
-    monkeypatch.setattr(_native, "_CHUNK_BYTES", 100 * k * 4)   # several chunks on the BLAS path
+    monkeypatch.setattr(_linear, "_CHUNK_BYTES", 100 * k * 4)   # several chunks on the BLAS path
     x, w, b, y = _problem(rng, n, d, k, dtype)
     sw = rng.random(n)
     one = _call_with_threads(1, x, w, b, y, sample_weight=sw, reduction=reduction)
@@ -192,12 +198,123 @@ def test_thread_count_does_not_change_results(isa, rng, monkeypatch, dtype, n, d
 @pytest.mark.parametrize("k", [10, 200])
 def test_blas_thread_count_does_not_change_results(rng, monkeypatch, k):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    monkeypatch.setattr(_native, "_CHUNK_BYTES", 300 * k * 4)
+    monkeypatch.setattr(_linear, "_CHUNK_BYTES", 300 * k * 4)
     x, w, b, y = _problem(rng, 2000, 300, k, np.float32)
     default = pysoftmax.linear_cross_entropy(x, w, b, y)
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         single = pysoftmax.linear_cross_entropy(x, w, b, y)
     _bitwise_equal(default, single)
+
+
+# ---- the active instruction set's own kernels ----------------------------------------------
+#
+# The fused path's microkernels, operation by operation (csrc/linear_kernels.h): "scalar" adds
+# plain products in feature order; the AVX2 ones (which serve "avx2" and "avx512") keep one
+# fused multiply-add chain per vector lane, add the lanes in a fixed order, then the tail.
+
+_LIBM = ctypes.CDLL(ctypes.util.find_library("m"))
+
+
+def _fma(dtype):
+    """Elementwise fma(a, b, c) with one rounding, in `dtype` (libm's fma / fmaf)."""
+    f = _LIBM.fmaf if dtype == np.float32 else _LIBM.fma
+    c_type = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    f.argtypes, f.restype = (c_type,) * 3, c_type
+    ufunc = np.frompyfunc(lambda a, b, c: f(float(a), float(b), float(c)), 3, 1)
+    return lambda a, b, c: ufunc(a, b, c).astype(dtype)
+
+
+def _model_logits(x, w, b, fused):
+    n, d = x.shape
+    if not fused:
+        acc = np.zeros((n, w.shape[0]), x.dtype)
+        for j in range(d):
+            acc = x[:, j, None] * w[None, :, j] + acc
+        return acc + b
+    fma = _fma(x.dtype)
+    width = 32 // x.itemsize                             # lanes of a 256-bit vector
+    lanes = [np.zeros((n, w.shape[0]), x.dtype) for _ in range(width)]
+    full = d // width * width
+    for j in range(full):
+        lanes[j % width] = fma(x[:, j, None], w[None, :, j], lanes[j % width])
+    if width == 4:
+        s = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+    else:
+        s = (((lanes[0] + lanes[4]) + (lanes[2] + lanes[6]))
+             + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7])))
+    for j in range(full, d):
+        s = fma(x[:, j, None], w[None, :, j], s)
+    return s + b
+
+
+def _model_grad_w(g, x, fused):
+    """dw[c, j]: one chain over the rows in order."""
+    fma = _fma(x.dtype)
+    dw = np.zeros((g.shape[1], x.shape[1]), x.dtype)
+    for r in range(x.shape[0]):
+        dw = fma(g[r, :, None], x[None, r], dw) if fused else g[r, :, None] * x[None, r] + dw
+    return dw
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_path_runs_the_active_isas_kernels(rng, dtype):
+    """Under each instruction set, the fused path gives its own kernels' results bit for bit:
+    its linear microkernels (modelled above) and its cross-entropy kernel on their logits."""
+    n, d, k = 64, 11, 5                                   # one stripe, so one slot
+    x, w, b, y = _problem(rng, n, d, k, dtype)
+    assert _linear._linear_plan(n, d, k, x.itemsize)[:2] == ("fused", 256)
+    results = {}
+    previous = _core.get_isa()
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            fused = isa != "scalar"
+            z = _model_logits(x, w, b, fused)
+            loss, g = np.empty(n), np.empty((n, k), dtype)
+            _core.cross_entropy_rows(z, y, None, None, None, loss, g, -100, 0.0, 1.0)
+            db = np.cumsum(g.astype(np.float64), axis=0)[-1].astype(dtype)   # in row order
+            results[isa] = pysoftmax.linear_cross_entropy(x, w, b, y, reduction="none")
+            _bitwise_equal(results[isa], (loss.astype(dtype), _model_grad_w(g, x, fused), db))
+    finally:
+        _core.set_isa(previous)
+    if "avx2" in results:                   # the losses and dW of the two differ on this data
+        for got, other in zip(results["avx2"][:2], results["scalar"][:2]):
+            assert not np.array_equal(got, other)
+
+
+# ---- BLAS on one thread -----------------------------------------------------------------------
+
+_BLAS_THREADS = """
+import json, sys, threadpoolctl
+from pysoftmax import _native
+
+def blas_threads():
+    return {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"}
+
+with _native.single_threaded_blas():                     # its first use: before SciPy
+    pass
+assert "scipy" not in sys.modules
+before = blas_threads()
+import scipy.linalg                                       # SciPy's own BLAS, in its wheel
+after = blas_threads()
+with _native.single_threaded_blas():
+    inside = blas_threads()
+print(json.dumps({"new": sorted(set(after) - set(before)), "after": after, "inside": inside}))
+"""
+
+
+def test_single_threaded_blas_limits_blas_loaded_after_its_first_use():
+    pytest.importorskip("scipy")
+    r = subprocess.run([sys.executable, "-c", _BLAS_THREADS], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    if not out["new"]:
+        pytest.skip("SciPy uses NumPy's BLAS here")
+    if max(out["after"][lib] for lib in out["new"]) == 1:
+        pytest.skip("SciPy's BLAS runs one thread here anyway")
+    assert set(out["new"]) <= set(out["inside"])
+    assert set(out["inside"].values()) == {1}, out
 
 
 # ---- memory: no (N, K) array ----------------------------------------------------------------
@@ -216,13 +333,13 @@ def _peak_traced(fn):
 
 @pytest.mark.parametrize("d, k", [(64, 10), (32, 2000)])
 def test_peak_memory_does_not_grow_with_n(rng, monkeypatch, d, k):
-    monkeypatch.setattr(_native, "_CHUNK_BYTES", 1 << 20)
+    monkeypatch.setattr(_linear, "_CHUNK_BYTES", 1 << 20)
     pysoftmax.linear_cross_entropy(*_problem(rng, 100, d, k, np.float32))  # one-time set-up
     peaks = {}
     for n in (8192, 16384):
         x, w, b, y = _problem(rng, n, d, k, np.float32)
         peaks[n] = _peak_traced(lambda: pysoftmax.linear_cross_entropy(x, w, b, y))
-        plan = _native._linear_plan(n, d, k, 4)
+        plan = _linear._linear_plan(n, d, k, 4)
         # the outputs dW and db, then the fused path's partial gradients, or the BLAS path's
         # chunk of logits and dW's increment
         work = (plan[2] * k * d * 4 if plan[0] == "fused" else plan[1] * k * 4 + k * d * 4)
