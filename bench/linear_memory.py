@@ -65,11 +65,11 @@ def main(argv=None):
     import numpy as np
 
     import pysoftmax
-    from pysoftmax import _native
+    from pysoftmax import _linear
 
     itemsize = np.dtype(args.dtype).itemsize
     logits = args.n * args.k * itemsize
-    plan = _native._linear_plan(args.n, args.d, args.k, itemsize)
+    plan = _linear._linear_plan(args.n, args.d, args.k, itemsize)
     print(f"linear_cross_entropy, X ({args.n}, {args.d}), W ({args.k}, {args.d}), {args.dtype}, "
           f"{pysoftmax.get_num_threads()} threads; path {plan}")
     print(f"the logits it avoids: {args.n} x {args.k} x {itemsize} B = {logits / 1e6:.1f} MB")
