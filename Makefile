@@ -1,40 +1,60 @@
-# make demo / make test / make bench: each creates .venv, installs pysoftmax into it (editable,
-# so the compiled module sits next to the sources) and runs. Re-installs only when sources change.
-# make bench BENCH_ARGS="--quick --plot k.png": options of `python -m pysoftmax bench`.
+# make test / make demo / make bench: each creates .venv, installs pysoftmax into it (editable,
+# so the compiled module sits next to the sources) and runs. The three share one install, which
+# is redone only when a source changes. make bench BENCH_ARGS="--quick --plot k.png": options
+# of `python -m pysoftmax bench`.
+# make lint / make format: check / fix the Python (ruff) and C++ (clang-format) style; they
+# install the pinned tools into .venv without building pysoftmax.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SOURCES := setup.py pyproject.toml $(wildcard csrc/*.cpp csrc/*.h)
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
+CXX_SOURCES := $(sort $(shell find csrc -name '*.cpp' -o -name '*.h'))
+SOURCES := setup.py pyproject.toml $(CXX_SOURCES)
+# The style checkers' versions: pinned here only.
+LINT_TOOLS := ruff==0.17.6 clang-format==23.1.5
+# torch is a peer of the benchmark, not a dependency of the bench extra (it is large).
+BENCH_PEERS := torch==2.13.0
 BENCH_ARGS ?=
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The demo trains SoftmaxRegression against scikit-learn and draws its templates: the sklearn
-# (scikit-learn, SciPy, tqdm) and plot (matplotlib) extras. The test and bench extras hold them.
-$(VENV)/.installed-demo: $(BIN)/python $(SOURCES)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[sklearn,plot]"
+# The test extra holds the demo's (sklearn: scikit-learn, SciPy, tqdm; plot: matplotlib).
+$(VENV)/.installed: $(BIN)/python $(SOURCES)
+	$(PIP) -e ".[test]"
 	touch $@
 
-$(VENV)/.installed-test: $(BIN)/python $(SOURCES)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[test]"
-	touch $@ $(VENV)/.installed-demo
+# The bench extra on top of the installed pysoftmax: pip finds pysoftmax itself already
+# installed and adds only the extra's missing packages, so nothing is rebuilt.
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PIP) "pysoftmax[bench]" $(BENCH_PEERS)
+	touch $@
 
-# torch is a peer of the benchmark, not a dependency of the extra (it is large).
-$(VENV)/.installed-bench: $(BIN)/python $(SOURCES)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[bench]" torch==2.13.0
-	touch $@ $(VENV)/.installed-demo
+$(VENV)/.installed-lint: $(BIN)/python Makefile
+	$(PIP) $(LINT_TOOLS)
+	touch $@
 
-demo: $(VENV)/.installed-demo
+demo: $(VENV)/.installed
 	$(BIN)/python -m pysoftmax demo
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pysoftmax bench $(BENCH_ARGS)
+
+# Both checks run, whatever the first one finds.
+lint: $(VENV)/.installed-lint
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/clang-format --dry-run --Werror $(CXX_SOURCES) || status=1; \
+	exit $$status
+
+format: $(VENV)/.installed-lint
+	$(BIN)/ruff check --fix .
+	$(BIN)/clang-format -i $(CXX_SOURCES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info pysoftmax/*.so

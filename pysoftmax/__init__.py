@@ -11,11 +11,21 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import operator
+from typing import TYPE_CHECKING
 
 from . import _core, _native, reference
 from ._common import one_hot
 from ._plot import plot_loss_curve, plot_templates
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import ModuleType
+    from typing import Any, Literal, SupportsIndex
+
+    from numpy.typing import ArrayLike
+
+    from ._common import Axis, FloatArray, LinearResult, Loss, Reduced, Reduction
 
 __all__ = [
     "softmax",
@@ -58,7 +68,7 @@ _backend = contextvars.ContextVar("pysoftmax_backend", default="native")
 
 
 @contextlib.contextmanager
-def use_backend(name):
+def use_backend(name: Literal["native", "reference"]) -> Iterator[ModuleType]:
     """Run the top-level functions on backend `name` ("native" or "reference") in this block.
 
     >>> with pysoftmax.use_backend("reference"):
@@ -73,11 +83,12 @@ def use_backend(name):
         _backend.reset(token)
 
 
-def _impl():
+def _impl() -> ModuleType:
     return _BACKENDS[_backend.get()]
 
 
-def softmax(x, axis=-1, *, temperature=1.0, where=None, out=None):
+def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
+            where: ArrayLike | None = None, out: FloatArray | None = None) -> FloatArray:
     """Softmax of `x / temperature` along `axis`: exp(z) / sum(exp(z)).
 
     Parameters
@@ -101,7 +112,8 @@ def softmax(x, axis=-1, *, temperature=1.0, where=None, out=None):
     return _impl().softmax(x, axis, temperature=temperature, where=where, out=out)
 
 
-def log_softmax(x, axis=-1, *, temperature=1.0, where=None, out=None):
+def log_softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
+                where: ArrayLike | None = None, out: FloatArray | None = None) -> FloatArray:
     """Logarithm of softmax, computed from the logits: z - max(z) - log(sum(exp(z - max(z)))).
 
     Same arguments as :func:`softmax`; masked entries and empty slices get -inf.
@@ -109,7 +121,8 @@ def log_softmax(x, axis=-1, *, temperature=1.0, where=None, out=None):
     return _impl().log_softmax(x, axis, temperature=temperature, where=where, out=out)
 
 
-def logsumexp(x, axis=-1, *, where=None, keepdims=False):
+def logsumexp(x: ArrayLike, axis: Axis = -1, *, where: ArrayLike | None = None,
+              keepdims: bool = False) -> Reduced:
     """log(sum(exp(x))) along `axis`, without overflow (the log-partition function).
 
     A slice holding NaN gives NaN, one holding +inf gives +inf, one of all -inf (or with no
@@ -118,8 +131,10 @@ def logsumexp(x, axis=-1, *, where=None, keepdims=False):
     return _impl().logsumexp(x, axis, where=where, keepdims=keepdims)
 
 
-def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, where=None):
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  reduction: Reduction = "mean", label_smoothing: float = 0.0,
+                  where: ArrayLike | None = None) -> Loss:
     """Cross-entropy between softmax(logits) and `target`, computed from the logits.
 
     Parameters
@@ -151,8 +166,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
                                  label_smoothing=label_smoothing, where=where)
 
 
-def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                            reduction="mean", label_smoothing=0.0, where=None, out=None):
+def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                            reduction: Reduction = "mean", label_smoothing: float = 0.0,
+                            where: ArrayLike | None = None, out: FloatArray | None = None
+                            ) -> tuple[Loss, FloatArray]:
     """``(loss, grad)``: :func:`cross_entropy` and its gradient with respect to the logits.
 
     Computed in one pass over each row (one exp per element). For "none", grad is the gradient
@@ -164,8 +182,10 @@ def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_inde
                                            label_smoothing=label_smoothing, where=where, out=out)
 
 
-def linear_cross_entropy(X, W, b, target, *, weight=None, sample_weight=None, reduction="mean",
-                         ignore_index=-100, label_smoothing=0.0, return_grad=True):
+def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target: ArrayLike, *,
+                         weight: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
+                         reduction: Reduction = "mean", ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, return_grad: bool = True) -> LinearResult:
     """Cross-entropy of the logits ``X @ W.T + b`` and its gradients, without forming the logits.
 
     Parameters
@@ -200,12 +220,12 @@ def linear_cross_entropy(X, W, b, target, *, weight=None, sample_weight=None, re
                                         label_smoothing=label_smoothing, return_grad=return_grad)
 
 
-def entropy(logits, axis=-1, base=None):
+def entropy(logits: ArrayLike, axis: Axis = -1, base: float | None = None) -> Reduced:
     """Entropy of softmax(logits) along `axis` in nats (base=None) or in base `base` (2: bits)."""
     return _impl().entropy(logits, axis, base)
 
 
-def set_num_threads(n):
+def set_num_threads(n: SupportsIndex) -> None:
     """Set the number of threads the native kernels may use (small inputs use one)."""
     n = operator.index(n)
     if n < 1:
@@ -213,12 +233,12 @@ def set_num_threads(n):
     _core.set_num_threads(n)
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads the native kernels may use."""
     return _core.get_num_threads()
 
 
-def _config():
+def _config() -> dict[str, Any]:
     import numpy
 
     return {
@@ -234,7 +254,7 @@ def _config():
     }
 
 
-def show_config():
+def show_config() -> None:
     """Print the version, the chosen instruction set, the available ones and the thread count."""
     for key, value in _config().items():
         print(f"{key:>15}: {value}")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import normalize_axis_index
 except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.multiarray import normalize_axis_index
+    from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
 __all__ = [
     "as_input",
@@ -30,10 +31,25 @@ __all__ = [
     "one_hot",
 ]
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Literal, SupportsIndex, Union
+
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+    # The argument and result types of the public functions (pysoftmax, pysoftmax.reference).
+    Axis = Union[SupportsIndex, tuple[SupportsIndex, ...], None]
+    Reduction = Literal["mean", "sum", "none"]
+    FloatArray = NDArray[np.floating]
+    Reduced = Union[FloatArray, np.floating]  # a NumPy scalar for a full reduction
+    Loss = Union[float, FloatArray]           # a float for "mean" and "sum", an array for "none"
+    LinearResult = Union[Loss, tuple[Loss, FloatArray, Union[FloatArray, None]]]  # loss, dW, db
+    Shape = tuple[int, ...]
+
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def as_input(x, name="x"):
+def as_input(x: ArrayLike, name: str = "x") -> tuple[FloatArray, np.dtype]:
     """Return ``(array, result_dtype)``: `x` as an array of a dtype the kernels compute in.
 
     float32 and float64 are kept; float16 is computed in float32 and returned as float16;
@@ -54,7 +70,7 @@ def as_input(x, name="x"):
                     f"(floating, integer or bool)")
 
 
-def normalize_axes(axis, ndim, name="axis"):
+def normalize_axes(axis: Axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
     """Return the reduction axes as a sorted tuple of non-negative ints.
 
     `axis` is an int, a tuple of ints, or None (all axes), as in NumPy reductions.
@@ -70,7 +86,7 @@ def normalize_axes(axis, ndim, name="axis"):
     return (normalize_axis_index(operator.index(axis), ndim, name),)
 
 
-def reduced_shape(shape, axes, keepdims=False):
+def reduced_shape(shape: Shape, axes: tuple[int, ...], keepdims: bool = False) -> Shape:
     """Shape of a reduction of `shape` over `axes` (after checking the slices are not empty)."""
     k = math.prod(shape[a] for a in axes)
     if k == 0:
@@ -81,7 +97,7 @@ def reduced_shape(shape, axes, keepdims=False):
     return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
-def check_temperature(temperature):
+def check_temperature(temperature: Any) -> float:
     """Return `temperature` as a float; it must be a real number, positive and finite."""
     if type(temperature) is float and 0.0 < temperature < math.inf:
         return temperature
@@ -94,7 +110,7 @@ def check_temperature(temperature):
     return t
 
 
-def broadcast_where(where, shape):
+def broadcast_where(where: ArrayLike | None, shape: Shape) -> NDArray[np.bool_] | None:
     """Return the boolean mask `where` broadcast to `shape` (a read-only view), or None."""
     if where is None:
         return None
@@ -108,7 +124,7 @@ def broadcast_where(where, shape):
                          f"x's shape {shape}") from None
 
 
-def check_out(out, shape, dtype):
+def check_out(out: object, shape: Shape, dtype: np.dtype) -> None:
     """Check that `out` can receive a result of `shape` and `dtype`."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out: expected a numpy.ndarray, got {type(out).__name__}")
@@ -123,7 +139,7 @@ def check_out(out, shape, dtype):
 # ---------------------------------------------------------------------------------------------
 # cross-entropy
 
-def _position(flat_index, shape):
+def _position(flat_index: SupportsIndex, shape: Shape) -> tuple[int, ...]:
     """The index tuple (of Python ints, for messages) of a flat C-order position in `shape`."""
     return tuple(int(i) for i in np.unravel_index(int(flat_index), shape))
 
@@ -134,15 +150,16 @@ _REDUCTIONS = ("mean", "sum", "none")
 class CrossEntropyArgs:
     """Checked arguments of a cross-entropy call, with the class axis moved last.
 
-    shape: the logits' shape; x: (..., K) logits (float32/float64); rdt: the dtype of the gradient and of per-example
-    losses; labels: (...) int64 class indices, or None; probs: (..., K) probabilities in x's
-    dtype, or None; weight: (K,) in x's dtype, or None; mask: (..., K) bool view, or None;
-    counted: (...) bool, the examples that enter the loss (not ignored, not fully masked);
-    denominator: what "mean" divides by (0 when no example counts).
+    shape: the logits' shape; x: (..., K) logits (float32/float64); rdt: the dtype of the
+    gradient and of per-example losses; labels: (...) int64 class indices, or None; probs:
+    (..., K) probabilities in x's dtype, or None; weight: (K,) in x's dtype, or None; mask:
+    (..., K) bool view, or None; counted: (...) bool, the examples that enter the loss (not
+    ignored, not fully masked); denominator: what "mean" divides by (0 when no example counts).
     """
 
-    def __init__(self, logits, target, axis, weight, ignore_index, reduction, label_smoothing,
-                 where):
+    def __init__(self, logits: ArrayLike, target: ArrayLike, axis: SupportsIndex,
+                 weight: ArrayLike | None, ignore_index: SupportsIndex, reduction: Reduction,
+                 label_smoothing: float, where: ArrayLike | None) -> None:
         x, self.rdt = as_input(logits, "logits")
         self.shape = x.shape
         if x.ndim == 0:
@@ -162,7 +179,8 @@ class CrossEntropyArgs:
             and np.asarray(label_smoothing).dtype.kind in "iuf")
         self.label_smoothing = float(label_smoothing) if ok else math.nan
         if not 0.0 <= self.label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing: must be a number in [0, 1], got {label_smoothing!r}")
+            raise ValueError(f"label_smoothing: must be a number in [0, 1], "
+                             f"got {label_smoothing!r}")
         mask = broadcast_where(where, x.shape)
         self.mask = (mask if mask is None or self.axis == x.ndim - 1
                      else np.moveaxis(mask, self.axis, -1))
@@ -238,7 +256,7 @@ class CrossEntropyArgs:
             raise ValueError(f"target: label {self.labels[pos]} at position {pos} is a class "
                              f"that `where` masks out")
 
-    def scale(self):
+    def scale(self) -> float:
         """The reduction's factor on every example's loss and gradient.
 
         "mean" divides by the summed class weights of the counted examples (their number
@@ -249,7 +267,7 @@ class CrossEntropyArgs:
             return 1.0
         return 1.0 / self.denominator if self.denominator else 0.0
 
-    def reduce(self, row_loss):
+    def reduce(self, row_loss: FloatArray) -> Loss:
         """The reduced loss from the per-example losses, already scaled by scale()."""
         if self.reduction == "none":
             return row_loss.astype(self.rdt)
@@ -267,8 +285,9 @@ class LinearCrossEntropyArgs:
     their label (each factor 1 when absent; no class weight for probability targets).
     """
 
-    def __init__(self, X, W, b, target, weight, sample_weight, reduction, ignore_index,
-                 label_smoothing):
+    def __init__(self, X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target: ArrayLike,
+                 weight: ArrayLike | None, sample_weight: ArrayLike | None, reduction: Reduction,
+                 ignore_index: SupportsIndex, label_smoothing: float) -> None:
         x, xrdt = as_input(X, "X")
         w, wrdt = as_input(W, "W")
         if x.ndim != 2:
@@ -312,14 +331,15 @@ class LinearCrossEntropyArgs:
                 f = f * ce.weight.astype(np.float64)[np.where(ce.counted, ce.labels, 0)]
             self.denominator = float(np.sum(f, where=ce.counted))
 
-    def scale(self):
+    def scale(self) -> float:
         """The reduction's factor on every example's loss and gradient (0 for a mean over no
         example, as cross_entropy)."""
         if self.reduction != "mean":
             return 1.0
         return 1.0 / self.denominator if self.denominator else 0.0
 
-    def result(self, row_loss, dw, db, return_grad):
+    def result(self, row_loss: float | FloatArray, dw: FloatArray,
+               db: FloatArray | None, return_grad: bool) -> LinearResult:
         """What linear_cross_entropy returns, from the per-example losses (float64, already
         scaled) or their sum (a float) and the gradients in the computing dtype."""
         if self.reduction == "none":
@@ -332,7 +352,8 @@ class LinearCrossEntropyArgs:
         return loss, dw, None if db is None else db.astype(self.rdt, copy=False)
 
 
-def one_hot(labels, num_classes, dtype=np.float32):
+def one_hot(labels: ArrayLike, num_classes: SupportsIndex,
+            dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """(..., num_classes) array with 1 at each label's class and 0 elsewhere.
 
     Shared by both backends: it is an allocation and a scatter, with nothing to accelerate.
@@ -353,19 +374,26 @@ def one_hot(labels, num_classes, dtype=np.float32):
     return out
 
 
-def cross_entropy_functions(run):
+def cross_entropy_functions(run: Callable[..., Any]
+                            ) -> tuple[Callable[..., Loss], Callable[..., tuple[Loss, FloatArray]]]:
     """The public cross_entropy and cross_entropy_with_grad of a backend whose implementation
     is run(logits, target, axis, weight, ignore_index, reduction, label_smoothing, where, out,
     with_grad)."""
 
-    def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                      reduction="mean", label_smoothing=0.0, where=None):
+    def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                      weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                      reduction: Reduction = "mean", label_smoothing: float = 0.0,
+                      where: ArrayLike | None = None) -> Loss:
         """See pysoftmax.cross_entropy."""
         return run(logits, target, axis, weight, ignore_index, reduction, label_smoothing, where,
                    None, False)
 
-    def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                                reduction="mean", label_smoothing=0.0, where=None, out=None):
+    def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *,
+                                axis: SupportsIndex = -1, weight: ArrayLike | None = None,
+                                ignore_index: SupportsIndex = -100,
+                                reduction: Reduction = "mean", label_smoothing: float = 0.0,
+                                where: ArrayLike | None = None, out: FloatArray | None = None
+                                ) -> tuple[Loss, FloatArray]:
         """See pysoftmax.cross_entropy_with_grad."""
         return run(logits, target, axis, weight, ignore_index, reduction, label_smoothing, where,
                    out, True)
@@ -373,11 +401,12 @@ def cross_entropy_functions(run):
     return cross_entropy, cross_entropy_with_grad
 
 
-def entropy_function(log_softmax):
+def entropy_function(log_softmax: Callable[..., FloatArray]) -> Callable[..., Reduced]:
     """The public entropy of a backend: -sum p log p along `axis` from its log_softmax
     (0 log 0 = 0), in nats or in units of `base`."""
 
-    def entropy(logits, axis=-1, base=None):
+    def entropy(logits: ArrayLike, axis: Axis = -1,
+                base: float | None = None) -> Reduced:
         """See pysoftmax.entropy."""
         if base is not None and not (np.ndim(base) == 0 and np.asarray(base).dtype.kind in "iuf"
                                      and float(base) > 0 and float(base) != 1):

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any, SupportsIndex
+
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_templates", "plot_loss_curve"]
 
 
-def _figure(function, **kwargs):
+def _figure(function: str, **kwargs: Any) -> Figure:
     try:
         from matplotlib.figure import Figure
     except ImportError as e:
@@ -24,13 +31,14 @@ def _figure(function, **kwargs):
     return Figure(**kwargs)
 
 
-def _image_shape(image_shape, d):
+def _image_shape(image_shape: Sequence[SupportsIndex], d: int) -> tuple[int, ...]:
     try:
         shape = tuple(operator.index(n) for n in image_shape)
     except TypeError:
         raise TypeError(f"image_shape: expected a tuple of ints such as (8, 8), "
                         f"got {image_shape!r}") from None
-    if len(shape) not in (2, 3) or any(n < 1 for n in shape) or (len(shape) == 3 and shape[2] not in (3, 4)):
+    if (len(shape) not in (2, 3) or any(n < 1 for n in shape)
+            or (len(shape) == 3 and shape[2] not in (3, 4))):
         raise ValueError(f"image_shape: expected (height, width) or (height, width, 3 or 4) "
                          f"with positive sizes, got {shape}")
     if math.prod(shape) != d:
@@ -39,7 +47,9 @@ def _image_shape(image_shape, d):
     return shape
 
 
-def plot_templates(model_or_coef, image_shape, *, class_names=None, ncols=None, cmap="RdBu_r"):
+def plot_templates(model_or_coef: Any, image_shape: Sequence[SupportsIndex], *,
+                   class_names: Iterable[object] | None = None, ncols: SupportsIndex | None = None,
+                   cmap: str = "RdBu_r") -> Figure:
     """One image per class of the weights W[k] (K, d) reshaped to `image_shape`.
 
     `model_or_coef` is a fitted model with ``coef_`` (and ``classes_``, used as the default
@@ -88,7 +98,7 @@ def plot_templates(model_or_coef, image_shape, *, class_names=None, ncols=None, 
     return fig
 
 
-def plot_loss_curve(model):
+def plot_loss_curve(model: Any) -> Figure:
     """The training objective per iteration (``loss_curve_``) of a fitted model, with the
     validation score per epoch when early stopping recorded one (``validation_scores_``).
     Returns a matplotlib Figure."""
@@ -97,7 +107,8 @@ def plot_loss_curve(model):
         raise ValueError("model: no loss_curve_; fit the model first")
     curve = np.asarray(curve, dtype=np.float64)
     if curve.ndim != 1 or curve.size == 0:
-        raise ValueError(f"model: loss_curve_ must be a non-empty sequence, got shape {curve.shape}")
+        raise ValueError(f"model: loss_curve_ must be a non-empty sequence, "
+                         f"got shape {curve.shape}")
     fig = _figure("plot_loss_curve", figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
     x = np.arange(1, curve.size + 1)

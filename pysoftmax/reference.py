@@ -15,17 +15,37 @@ exp); the tests measure both against float64 and long-double computations.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ._common import (CrossEntropyArgs, LinearCrossEntropyArgs, as_input, broadcast_where,
-                      check_out, check_temperature, cross_entropy_functions, entropy_function,
-                      normalize_axes, one_hot, reduced_shape)
+from ._common import (
+    CrossEntropyArgs,
+    LinearCrossEntropyArgs,
+    as_input,
+    broadcast_where,
+    check_out,
+    check_temperature,
+    cross_entropy_functions,
+    entropy_function,
+    normalize_axes,
+    one_hot,
+    reduced_shape,
+)
+
+if TYPE_CHECKING:
+    from typing import SupportsIndex
+
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._common import Axis, FloatArray, LinearResult, Reduced, Reduction
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad",
            "one_hot", "entropy", "linear_cross_entropy"]
 
 
-def _prepare(x, axis, where):
+def _prepare(x: ArrayLike, axis: Axis, where: ArrayLike | None
+             ) -> tuple[FloatArray, np.dtype, tuple[int, ...], NDArray[np.bool_] | None]:
     x, rdt = as_input(x)
     axes = normalize_axes(axis, x.ndim)
     reduced_shape(x.shape, axes)  # rejects an empty reduction
@@ -74,17 +94,20 @@ def _softmax(x, axis, temperature, where, out, log):
     return out
 
 
-def softmax(x, axis=-1, *, temperature=1.0, where=None, out=None):
+def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
+            where: ArrayLike | None = None, out: FloatArray | None = None) -> FloatArray:
     """Softmax of `x / temperature` along `axis` (see pysoftmax.softmax)."""
     return _softmax(x, axis, temperature, where, out, log=False)
 
 
-def log_softmax(x, axis=-1, *, temperature=1.0, where=None, out=None):
+def log_softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
+                where: ArrayLike | None = None, out: FloatArray | None = None) -> FloatArray:
     """Logarithm of softmax, from the logits (see pysoftmax.log_softmax)."""
     return _softmax(x, axis, temperature, where, out, log=True)
 
 
-def logsumexp(x, axis=-1, *, where=None, keepdims=False):
+def logsumexp(x: ArrayLike, axis: Axis = -1, *, where: ArrayLike | None = None,
+              keepdims: bool = False) -> Reduced:
     """log(sum(exp(x))) along `axis` (see pysoftmax.logsumexp)."""
     x, rdt, axes, mask = _prepare(x, axis, where)
     with np.errstate(all="ignore"):
@@ -159,8 +182,10 @@ entropy = entropy_function(log_softmax)
 
 # ---- linear + cross-entropy -----------------------------------------------------------------
 
-def linear_cross_entropy(X, W, b, target, *, weight=None, sample_weight=None, reduction="mean",
-                         ignore_index=-100, label_smoothing=0.0, return_grad=True):
+def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target: ArrayLike, *,
+                         weight: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
+                         reduction: Reduction = "mean", ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, return_grad: bool = True) -> LinearResult:
     """The logits Z = X W^T + b in full, then, with s = sample_weight (1 when absent) and
     a = the reduction's scale (LinearCrossEntropyArgs.scale):
 

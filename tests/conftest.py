@@ -5,19 +5,16 @@ import zlib
 import numpy as np
 import pytest
 
-import pysoftmax
 from pysoftmax import _core
+
+from helpers import using_isa, using_threads
 
 
 @pytest.fixture(params=_core.available_isas())
 def isa(request):
     """Runs the test once per instruction set the running CPU supports, then restores."""
-    previous = _core.get_isa()
-    _core.set_isa(request.param)
-    try:
+    with using_isa(request.param):
         yield request.param
-    finally:
-        _core.set_isa(previous)
 
 
 @pytest.fixture
@@ -28,9 +25,6 @@ def rng(request):
 
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
 def threads(request):
-    previous = pysoftmax.get_num_threads()
-    pysoftmax.set_num_threads(request.param)
-    try:
+    """Runs the test once on one thread and once on two, then restores the thread count."""
+    with using_threads(request.param):
         yield request.param
-    finally:
-        pysoftmax.set_num_threads(previous)

@@ -46,7 +46,8 @@ def test_templates_show_each_row_as_an_image(rng):
 
 
 def test_templates_from_a_model_use_its_classes(rng, tmp_path):
-    model = Fitted(rng.standard_normal((3, 12)).astype(np.float32), classes=np.array(["a", "b", "c"]))
+    model = Fitted(rng.standard_normal((3, 12)).astype(np.float32),
+                   classes=np.array(["a", "b", "c"]))
     fig = pysoftmax.plot_templates(model, (3, 4), ncols=2)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == ["a", "b", "c"]
@@ -65,7 +66,8 @@ def test_templates_rgb(rng):
 
 
 @pytest.mark.parametrize("args, error, match", [
-    ((np.ones((2, 10)), (3, 3)), ValueError, r"image_shape: \(3, 3\) holds 9 values but each template has 10"),
+    ((np.ones((2, 10)), (3, 3)), ValueError,
+     r"image_shape: \(3, 3\) holds 9 values but each template has 10"),
     ((np.ones((2, 9)), (3, 3, 2)), ValueError, "image_shape: expected"),
     ((np.ones((2, 9)), "3x3"), TypeError, "image_shape: expected a tuple"),
     ((np.ones(9), (3, 3)), ValueError, r"model_or_coef: expected a \(K, d\) array .* shape \(9,\)"),
