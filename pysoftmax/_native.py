@@ -15,11 +15,24 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _core
-from ._common import (CrossEntropyArgs, as_input, broadcast_where, check_out, check_temperature,
-                      cross_entropy_functions, entropy_function, normalize_axes, one_hot,
-                      reduced_shape)
-from ._linear import (LinearProblem, linear_cross_entropy, rescan_blas_libraries,  # noqa: F401
-                      single_threaded_blas)
+from ._common import (
+    CrossEntropyArgs,
+    as_input,
+    broadcast_where,
+    check_out,
+    check_temperature,
+    cross_entropy_functions,
+    entropy_function,
+    normalize_axes,
+    one_hot,
+    reduced_shape,
+)
+from ._linear import (  # noqa: F401
+    LinearProblem,
+    linear_cross_entropy,
+    rescan_blas_libraries,
+    single_threaded_blas,
+)
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad",
            "one_hot", "entropy", "linear_cross_entropy"]

@@ -99,7 +99,8 @@ def test_set_isa_switches_and_rejects_unsupported():
         for isa in _core.available_isas():
             _core.set_isa(isa)
             assert _core.get_isa() == isa
-            np.testing.assert_allclose(pysoftmax.softmax(np.array([0.0, np.log(3.0)])), [0.25, 0.75])
+            np.testing.assert_allclose(pysoftmax.softmax(np.array([0.0, np.log(3.0)])),
+                                       [0.25, 0.75])
         for isa in set(_core.compiled_isas()) - set(_core.available_isas()):
             with pytest.raises(ValueError, match="this CPU does not offer"):
                 _core.set_isa(isa)
@@ -115,7 +116,8 @@ def _run(code, isa):
 
 @pytest.mark.parametrize("isa", _core.available_isas())
 def test_environment_variable_forces_the_isa(isa):
-    r = _run("import pysoftmax, pysoftmax._core as c; print(c.get_isa()); pysoftmax.show_config()", isa)
+    r = _run("import pysoftmax, pysoftmax._core as c; print(c.get_isa()); "
+             "pysoftmax.show_config()", isa)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == isa
     assert f"isa: {isa}" in r.stdout

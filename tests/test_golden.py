@@ -11,6 +11,8 @@ import pytest
 
 from pysoftmax import _core
 
+from helpers import using_isa
+
 DATA = Path(__file__).parent / "data"
 GOLDEN = json.loads((DATA / "golden.json").read_text())
 
@@ -33,10 +35,6 @@ def test_output_matches_the_recorded_build(isa_name, case):
                     "that runs it adds them)")
     if case not in recorded:
         pytest.skip(f"{case}: not recorded at {GOLDEN['commit']}")
-    previous = _core.get_isa()
-    _core.set_isa(isa_name)
-    try:
+    with using_isa(isa_name):
         got = make_golden._digest(*CASES[case]())
-    finally:
-        _core.set_isa(previous)
     assert got == recorded[case], f"{case} on {isa_name} differs from the build {GOLDEN['commit']}"

@@ -17,6 +17,8 @@ import pytest
 import pysoftmax
 from pysoftmax import _core, _linear, reference
 
+from helpers import assert_same, using_threads
+
 REDUCTIONS = ["mean", "sum", "none"]
 # (n, d, k): one stripe; many stripes and slots (stripes of 16 rows at d = 1100 float64 and
 # 2100 float32); K = 200 takes the BLAS path.
@@ -38,17 +40,6 @@ def _problem(rng, n, d, k, dtype, soft=False, bias=True):
 
 def _tol(dtype):
     return dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
-
-
-def assert_same(got, want, dtype):
-    if want is None:
-        assert got is None
-    elif isinstance(want, float):
-        assert isinstance(got, float)
-        np.testing.assert_allclose(got, want, **_tol(dtype))
-    else:
-        assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_allclose(got, want, **_tol(dtype))
 
 
 def _path(n, d, k, dtype):
@@ -75,9 +66,9 @@ def test_every_keyword(isa, rng, dtype, n, d, k, soft):
         got = pysoftmax.linear_cross_entropy(x, w, bias, target, **kw)
         want = reference.linear_cross_entropy(x, w, bias, target, **kw)
         for g, r in zip(got, want):
-            assert_same(g, r, dtype)
+            assert_same(g, r, **_tol(dtype))
         assert_same(pysoftmax.linear_cross_entropy(x, w, bias, target, return_grad=False, **kw),
-                    want[0], dtype)
+                    want[0], **_tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -86,9 +77,9 @@ def test_is_cross_entropy_of_the_logits(rng, dtype, k):
     x, w, b, y = _problem(rng, 50, 12, k, dtype)
     loss, dw, db = pysoftmax.linear_cross_entropy(x, w, b, y, ignore_index=-100)
     want, g = reference.cross_entropy_with_grad(x @ w.T + b, y)
-    assert_same(loss, want, dtype)
-    assert_same(dw, g.T @ x, dtype)
-    assert_same(db, g.sum(0), dtype)
+    assert_same(loss, want, **_tol(dtype))
+    assert_same(dw, g.T @ x, **_tol(dtype))
+    assert_same(db, g.sum(0), **_tol(dtype))
 
 
 def test_dtypes_follow_the_inputs(rng):
@@ -113,7 +104,7 @@ def test_layouts_and_read_only(rng, k, soft):
         for a in (xa, wa, b, t):
             a.flags.writeable = False
         for g, r in zip(pysoftmax.linear_cross_entropy(xa, wa, b, t), want):
-            assert_same(g, r, np.float64)
+            assert_same(g, r, **_tol(np.float64))
 
 
 def test_empty_batch_and_all_ignored(rng):
@@ -166,12 +157,8 @@ def test_gradient_finite_differences(rng, k, soft):
 # ---- the same result whatever the thread count --------------------------------------------
 
 def _call_with_threads(n_threads, *args, **kwargs):
-    previous = pysoftmax.get_num_threads()
-    pysoftmax.set_num_threads(n_threads)
-    try:
+    with using_threads(n_threads):
         return pysoftmax.linear_cross_entropy(*args, **kwargs)
-    finally:
-        pysoftmax.set_num_threads(previous)
 
 
 def _bitwise_equal(a, b):
@@ -338,7 +325,8 @@ def test_peak_memory_does_not_grow_with_n(rng, monkeypatch, d, k):
     peaks = {}
     for n in (8192, 16384):
         x, w, b, y = _problem(rng, n, d, k, np.float32)
-        peaks[n] = _peak_traced(lambda: pysoftmax.linear_cross_entropy(x, w, b, y))
+        peaks[n] = _peak_traced(
+            lambda x=x, w=w, b=b, y=y: pysoftmax.linear_cross_entropy(x, w, b, y))
         plan = _linear._linear_plan(n, d, k, 4)
         # the outputs dW and db, then the fused path's partial gradients, or the BLAS path's
         # chunk of logits and dW's increment

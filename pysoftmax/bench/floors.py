@@ -12,7 +12,7 @@ own exp) appears in the tables, the JSON record and the plot without other chang
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -23,7 +23,7 @@ class Floor:
     label: str                    # a few words: the plot's legend
     description: str              # what it does: printed under the tables, saved in the record
     build: Callable               # build(logits, threads) -> zero-argument callable to time
-    ops: Optional[tuple] = None   # the operations it bounds; None: every operation
+    ops: tuple | None = None   # the operations it bounds; None: every operation
     single_threaded: bool = True  # runs on one thread whatever the run's thread count
 
     def bounds(self, op):
