@@ -14,7 +14,7 @@ results never depend on the thread count).
   on any number of threads, and as fast as OpenBLAS's own threads (measured: 4096x256 by 20000
   classes).
 
-The arguments reach _core as the row views of pysoftmax._native (which imports this module).
+The arguments reach _core as row views (pysoftmax._layout).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import sys
 
 import numpy as np
 
-from . import _core, _native
+from . import _core
 from ._common import LinearCrossEntropyArgs
+from ._layout import rows
 
 _FUSED_MAX_CLASSES = 128
 _FUSED_SLOTS = 16                 # partial gradients: threads beyond 16 add nothing
@@ -87,8 +88,8 @@ class LinearProblem:
     def __init__(self, a):
         self.a = a
         ce = a.ce
-        self.x = _native._rows(a.x, 1)
-        self.probs = None if ce.probs is None else _native._rows(ce.probs, 1)
+        self.x = rows(a.x, 1)
+        self.probs = None if ce.probs is None else rows(ce.probs, 1)
         self.plan = _linear_plan(a.n, a.d, a.k, a.dtype.itemsize)
         self._buffers = None
 
@@ -111,7 +112,7 @@ class LinearProblem:
             return total, dw, db if b is not None else None
         dw, db, partials = self._grad_buffers(b is not None) if grad else (None, None, None)
         total = _core.linear_cross_entropy_rows(
-            self.x, _native._rows(w, 1), None if b is None else np.ascontiguousarray(b),
+            self.x, rows(w, 1), None if b is None else np.ascontiguousarray(b),
             ce.labels, self.probs, ce.weight, a.sample_weight, loss_rows, dw, db, partials,
             ce.ignore_index, ce.label_smoothing, a.scale(), plan[1], plan[2])
         return total, dw, db

@@ -4,15 +4,12 @@ Every function brings the reduced axes to the end and looks for an (n, k) view w
 contiguous rows; only when none exists (Fortran order along the reduced axis, or a
 non-contiguous reduction) is the input copied. Results are written straight into `out`
 whenever its layout allows. No maths happens here; linear_cross_entropy and its drivers live in
-pysoftmax._linear, which arranges its arguments with this module's row views.
+pysoftmax._linear. Both find their row views with pysoftmax._layout.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from . import _core
 from ._common import (
@@ -27,6 +24,8 @@ from ._common import (
     one_hot,
     reduced_shape,
 )
+from ._layout import as_rows as _as_rows
+from ._layout import rows as _rows
 from ._linear import (  # noqa: F401
     LinearProblem,
     linear_cross_entropy,
@@ -36,37 +35,6 @@ from ._linear import (  # noqa: F401
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad",
            "one_hot", "entropy", "linear_cross_entropy"]
-
-
-def _merged_stride(shape, strides):
-    """Stride of a 1-D view walking `shape` in C order, or None if no such view exists."""
-    dims = [(n, s) for n, s in zip(shape, strides) if n != 1]
-    for (_, s0), (n1, s1) in zip(dims, dims[1:]):
-        if s0 != s1 * n1:
-            return None
-    return dims[-1][1] if dims else 0
-
-
-def _as_rows(a, nred):
-    """An (n, k) view of `a`, whose last `nred` axes are reduced, with unit-stride rows; or None."""
-    lead = a.ndim - nred
-    n, k = math.prod(a.shape[:lead]), math.prod(a.shape[lead:])
-    if a.flags.c_contiguous:
-        return a.reshape(n, k)
-    sn = _merged_stride(a.shape[:lead], a.strides[:lead])
-    sk = _merged_stride(a.shape[lead:], a.strides[lead:])
-    if sn is None or sk is None or (k > 1 and sk != a.itemsize) or sn % a.itemsize:
-        return None
-    return as_strided(a, (n, k), (sn if n > 1 else k * a.itemsize, a.itemsize))
-
-
-def _rows(a, nred):
-    """_as_rows, or the rows of a C-contiguous copy when no view exists."""
-    r = _as_rows(a, nred)
-    if r is None:
-        k = math.prod(a.shape[a.ndim - nred:])
-        r = np.ascontiguousarray(a).reshape(-1, k)
-    return r
 
 
 def _same_view(a, b):

@@ -385,12 +385,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """softmax of the scores (n_samples, K)."""
-        from . import softmax
-
-        return softmax(self._scores(X), axis=1)
+        return _native.softmax(self._scores(X), axis=1)
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """log_softmax of the scores (n_samples, K), computed from the scores."""
-        from . import log_softmax
-
-        return log_softmax(self._scores(X), axis=1)
+        return _native.log_softmax(self._scores(X), axis=1)
