@@ -34,18 +34,20 @@ __all__ = ["is_dask_collection", "functions", "softmax", "log_softmax", "logsume
 
 _BACKENDS = {"native": _native, "reference": reference}
 _DASK_MODULES = ("dask.", "dask_expr.")
+_PLAIN = frozenset({np.ndarray, type(None), list, tuple, float, int, bool})   # the usual inputs
 
 
 def is_dask_collection(obj):
     """True if `obj` is a Dask collection (dask.array.Array, a Dask DataFrame, Delayed, ...).
 
-    Never imports Dask: an object whose class is not defined in a Dask module answers False
-    at the cost of one string comparison.
+    Never imports Dask: False at once while Dask is not imported, for the usual inputs (a set
+    lookup) and for objects whose class is not defined in a Dask module.
     """
-    if not type(obj).__module__.startswith(_DASK_MODULES):
-        return False
     dask = sys.modules.get("dask")
-    return dask is not None and dask.is_dask_collection(obj)
+    if (dask is None or type(obj) in _PLAIN
+            or not type(obj).__module__.startswith(_DASK_MODULES)):
+        return False
+    return dask.is_dask_collection(obj)
 
 
 def _da():
@@ -103,9 +105,10 @@ def _check_out(out):
                         "computed result, e.g. with dask.array.store")
 
 
-def _result_dtype(dtype, name):
-    """The dtype the functions return for inputs of `dtype` (as_input's rules and errors)."""
-    return as_input(np.empty(0, dtype), name)[1]
+def _dtypes(dtype, name):
+    """(computing dtype, result dtype) of inputs of `dtype`: as_input's rules and errors."""
+    a, rdt = as_input(np.empty(0, dtype), name)
+    return a.dtype, rdt
 
 
 def _meta(ndim, dtype):
@@ -117,7 +120,7 @@ def _meta(ndim, dtype):
 def _prepare(x, axis, where):
     """(x, result dtype, axes, mask): x a dask array whose reduced axes are one chunk each."""
     x = _as_dask(x, "x")
-    rdt = _result_dtype(x.dtype, "x")
+    rdt = _dtypes(x.dtype, "x")[1]
     axes = normalize_axes(axis, x.ndim)
     reduced_shape(x.shape, axes)  # rejects an empty reduction
     x = _one_chunk(x, axes)
@@ -178,7 +181,7 @@ def _check_cross_entropy(logits, target, axis, weight, ignore_index, reduction, 
     """CrossEntropyArgs's checks that need no data, on arrays taking no memory: on a batch of at
     most one example, then with the real shapes if the target's are wrong (so that the error
     names the real shapes). Returns the class axis."""
-    dtype = as_input(np.empty(0, logits.dtype), "logits")[0].dtype
+    dtype = _dtypes(logits.dtype, "logits")[0]
 
     def args(logits_shape, target_shape):
         return CrossEntropyArgs(_proxy(logits_shape, dtype), _proxy(target_shape, target.dtype),
@@ -230,8 +233,8 @@ def _cross_entropy_block(x, t, mask, denominator, axis, weight, ignore_index, re
 
 
 def _denominator_block(t, mask, k, axis, float_dtype, weight, ignore_index):
-    """The block's share of the "mean" denominator (CrossEntropyArgs.denominator) in a
-    (1, ..., 1) array; t None for probability targets (only the mask counts then)."""
+    """A block's share of CrossEntropyArgs.denominator in a (1, ..., 1) array of the batch's
+    dimensions; t None for probability targets (only the mask counts)."""
     if t is None:
         shape = mask.shape
         t = _proxy(shape, float_dtype)
@@ -239,7 +242,7 @@ def _denominator_block(t, mask, k, axis, float_dtype, weight, ignore_index):
         shape = t.shape[:axis] + (k,) + t.shape[axis:]
     a = CrossEntropyArgs(_proxy(shape, float_dtype), t, axis, weight, ignore_index, "mean", 0.0,
                          mask)
-    return np.full((1,) * len(shape), a.denominator)
+    return np.full((1,) * (len(shape) - 1), a.denominator)
 
 
 def _times_scale(total, denominator):
@@ -255,46 +258,43 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
         weight = weight.compute()
     ax = _check_cross_entropy(logits, target, axis, weight, ignore_index, reduction,
                               label_smoothing)
-    rdt = _result_dtype(logits.dtype, "logits")
-    dtype = as_input(np.empty(0, logits.dtype))[0].dtype
+    dtype, rdt = _dtypes(logits.dtype, "logits")
     logits = _one_chunk(logits, (ax,))
     nd, labels = logits.ndim, target.dtype.kind in "iu"
-    ind = tuple(range(nd))
-    tind = ind[:ax] + ind[ax + 1:] if labels else ind
+    ind = tuple(range(nd))                     # blockwise indices: the logits' axes,
+    bind = ind[:ax] + ind[ax + 1:]             # the batch axes,
+    tind = bind if labels else ind             # the target's
     target = target.rechunk(tuple(logits.chunks[i] for i in tind))
     mask = _mask(where, logits)
     mind = None if mask is None else ind
-    ones = {i: 1 for i in ind}
-    denominator, dind = None, None
-    if reduction == "mean":
-        if labels or mask is not None:
-            parts = da.blockwise(_denominator_block, ind, target if labels else None,
-                                 tind if labels else None, mask, mind, k=logits.shape[ax],
-                                 axis=ax, float_dtype=dtype, weight=weight,
-                                 ignore_index=ignore_index,
-                                 adjust_chunks=ones if mask is not None else
-                                 {i: 1 for i in tind}, new_axes={} if mask is not None else
-                                 {ax: 1}, dtype=np.float64, meta=_meta(nd, np.float64))
-            denominator, dind = parts.sum(), ()
-        else:   # probability targets, no mask: every example counts
-            denominator = float(math.prod(target.shape[:ax] + target.shape[ax + 1:]))
+    denominator = None
+    if reduction == "mean" and (labels or mask is not None):
+        denominator = da.blockwise(
+            _denominator_block, bind, target if labels else None, tind if labels else None,
+            mask, mind, k=logits.shape[ax], axis=ax, float_dtype=dtype, weight=weight,
+            ignore_index=ignore_index, concatenate=True, adjust_chunks={i: 1 for i in bind},
+            dtype=np.float64, meta=_meta(nd - 1, np.float64)).sum()
+    elif reduction == "mean":    # probability targets without a mask: every example counts
+        denominator = float(math.prod(logits.shape[i] for i in bind))
+    dind = () if isinstance(denominator, da.Array) else None
     args = (logits, ind, target, tind, mask, mind, denominator, dind)
     kw = {"axis": ax, "weight": weight, "ignore_index": ignore_index, "reduction": reduction,
           "label_smoothing": label_smoothing, "backend": backend}
-    loss_chunks = {ax: 1} if reduction == "none" else ones
+    # a block's loss: per-example losses (the class axis of length 1), or one partial sum
+    short = (ax,) if reduction == "none" else ind
     loss_dtype = rdt if reduction == "none" else np.dtype(np.float64)
     loss_meta = _meta(nd, loss_dtype)
     if with_grad:
         both = da.blockwise(_cross_entropy_block, ind, *args, with_grad=True, **kw,
                             dtype=object, meta=_meta(nd, object))
         grad = both.map_blocks(operator.getitem, 1, dtype=rdt, meta=_meta(nd, rdt))
-        chunks = tuple((1,) * len(c) if i in loss_chunks else c
-                       for i, c in enumerate(logits.chunks))
+        chunks = tuple((1,) * len(c) if i in short else c for i, c in enumerate(logits.chunks))
         loss = both.map_blocks(operator.getitem, 0, chunks=chunks, dtype=loss_dtype,
                                meta=loss_meta)
     else:
         loss = da.blockwise(_cross_entropy_block, ind, *args, with_grad=False, **kw,
-                            adjust_chunks=loss_chunks, dtype=loss_dtype, meta=loss_meta)
+                            adjust_chunks=dict.fromkeys(short, 1), dtype=loss_dtype,
+                            meta=loss_meta)
     if reduction == "none":
         loss = loss.squeeze(axis=ax)
     else:
@@ -498,7 +498,7 @@ class DaskLinearProblem:
             raise ValueError(f"X: chunked along the features (chunks {X.chunks[1]}); each block "
                              f"must hold whole rows: X.rechunk({{1: -1}}) (then chunks of rows "
                              f"sized for it)")
-        self.dtype = as_input(np.empty(0, X.dtype), "X")[0].dtype
+        self.dtype = _dtypes(X.dtype, "X")[0]
         self.n, self.d = X.shape
         rows = X.chunks[0]
         y = _aligned(y, rows, "y", (1, 2))

@@ -188,6 +188,12 @@ def test_cross_entropy_class_axis_and_batch_axes(rng):
     np.testing.assert_allclose(got_grad, want_grad, rtol=1e-14, atol=1e-16)
     mean = _dask.cross_entropy(dx, y, axis=1)     # a NumPy target becomes a dask one
     np.testing.assert_allclose(compute(mean), pysoftmax.cross_entropy(x, y, axis=1), rtol=1e-14)
+    probs = pysoftmax.softmax(rng.standard_normal(x.shape), axis=1)
+    where = rng.random(x.shape) > 0.2
+    where[1, :, 2] = False                        # no example there: the mean counts the others
+    mean = _dask.cross_entropy(dx, da.from_array(probs, chunks=(1, 5, 3)), axis=1, where=where)
+    np.testing.assert_allclose(compute(mean),
+                               pysoftmax.cross_entropy(x, probs, axis=1, where=where), rtol=1e-14)
 
 
 def test_cross_entropy_of_no_example_is_zero():
@@ -303,31 +309,35 @@ def _want(X, y, sw, W, b, grad=True):
     return loss, None if dw is None else dw.copy(), None if db is None else db.copy()
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_problem_against_linear_problem(client, rng, dtype):
+@pytest.mark.parametrize("dtype, weighted, bias", [(np.float64, True, True),
+                                                   (np.float64, True, False),
+                                                   (np.float64, False, True),
+                                                   (np.float32, True, True)])
+def test_problem_against_linear_problem(client, rng, dtype, weighted, bias):
     n, d, k = 3001, 17, 5
     X, y, sw, W, b = _linear_data(rng, n, d, k, dtype)
     y[::11] = -100
-    dX, dy = da.from_array(X, chunks=(400, d)), da.from_array(y, chunks=700)
+    sw, b = sw if weighted else None, b if bias else None
+    problem = _dask.DaskLinearProblem(da.from_array(X, chunks=(400, d)),
+                                      da.from_array(y, chunks=700),    # rechunked to X's rows
+                                      None if sw is None else da.from_array(sw, chunks=1000))
+    assert problem.n_blocks == 8 and problem.dtype == dtype
+    assert set(client.who_has(problem._blocks)) == {f.key for f in problem._blocks}
+    loss, dw, db = problem(W, b)
+    want_loss, want_dw, want_db = _want(X, y, sw, W, b)
     rtol = 1e-12 if dtype == np.float64 else 1e-6
-    for weights, bias in [(sw, b), (sw, None), (None, b)]:
-        dsw = None if weights is None else da.from_array(weights, chunks=1000)
-        problem = _dask.DaskLinearProblem(dX, dy, dsw)
-        assert problem.n_blocks == 8 and problem.dtype == dtype
-        assert set(client.who_has(problem._blocks)) == {f.key for f in problem._blocks}
-        loss, dw, db = problem(W, bias)
-        want_loss, want_dw, want_db = _want(X, y, weights, W, bias)
-        assert isinstance(loss, float) and abs(loss - want_loss) <= rtol * abs(want_loss)
-        assert dw.dtype == dtype and dw.shape == (k, d)
-        scale = 1e-12 if dtype == np.float64 else 1e-5
-        np.testing.assert_allclose(dw, want_dw, rtol=0, atol=scale * np.abs(want_dw).max())
-        if bias is None:
-            assert db is None
-        else:
-            assert db.dtype == dtype
-            np.testing.assert_allclose(db, want_db, rtol=0, atol=scale * np.abs(want_db).max())
-    value = problem(W, b, grad=False)
-    assert value[1:] == (None, None) and abs(value[0] - want_loss) <= rtol * abs(want_loss)
+    assert isinstance(loss, float) and abs(loss - want_loss) <= rtol * abs(want_loss)
+    assert dw.dtype == dtype and dw.shape == (k, d)
+    scale = 1e-12 if dtype == np.float64 else 1e-5      # of the largest entry
+    np.testing.assert_allclose(dw, want_dw, rtol=0, atol=scale * np.abs(want_dw).max())
+    if b is None:
+        assert db is None
+    else:
+        assert db.dtype == dtype
+        np.testing.assert_allclose(db, want_db, rtol=0, atol=scale * np.abs(want_db).max())
+    if weighted and bias:
+        value = problem(W, b, grad=False)
+        assert value[1:] == (None, None) and abs(value[0] - want_loss) <= rtol * abs(want_loss)
 
 
 def test_problem_with_probabilities_and_options(client, rng):
