@@ -18,6 +18,11 @@ from pysoftmax._common import LinearCrossEntropyArgs
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 
+# The kernels' tests compute in this process while the cluster's Client is the default one
+# (older dask versions warn about it).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Running on a single-machine scheduler when a distributed client is active")
+
 # Rows per block: a multiple of the row groups of the short-row kernels (at most 16 rows), so
 # that every block's rows are grouped as in one call on the whole array: results bit for bit.
 ROWS = 16
@@ -264,6 +269,45 @@ def test_functions_namespace_for_the_dispatch(rng):
         _dask.functions("gpu")
 
 
+# ---- training ----------------------------------------------------------------------------
+
+def _linear_data(rng, n, d, k, dtype):
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.integers(0, k, n)
+    sw = (rng.random(n) + 0.5).astype(dtype)
+    W = (rng.standard_normal((k, d)) / np.sqrt(d)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    return X, y, sw, W, b
+
+
+def _want(X, y, sw, W, b):
+    """_native.LinearProblem on the whole data (copies: it reuses its buffers)."""
+    a = LinearCrossEntropyArgs(X, W, b, y, None, sw, "sum", -100, 0.0)
+    loss, dw, db = _native.LinearProblem(a)(a.w, a.b, True)
+    return loss, None if dw is None else dw.copy(), None if db is None else db.copy()
+
+
+def test_problem_without_a_client(rng):
+    """Before the module's cluster starts: no Client, so dask's default scheduler (threads)."""
+    if "distributed" in sys.modules:
+        try:
+            sys.modules["distributed"].get_client()
+        except ValueError:
+            pass
+        else:
+            pytest.skip("a distributed Client is active")
+    X, y, sw, W, b = _linear_data(rng, 1000, 9, 4, np.float64)
+    data = (da.from_array(X, chunks=(128, 9)), da.from_array(y, chunks=128), sw)
+    problem = _dask.DaskLinearProblem(*data)
+    assert problem._scheduler.client is None and problem._scheduler.get is None
+    loss, dw, db = problem(W, b)
+    want_loss, want_dw, want_db = _want(X, y, sw, W, b)
+    assert abs(loss - want_loss) <= 1e-12 * abs(want_loss)
+    np.testing.assert_allclose(dw, want_dw, rtol=0, atol=1e-12 * np.abs(want_dw).max())
+    for u, v in zip((loss, dw, db), _dask.DaskLinearProblem(*data, scheduler="sync")(W, b)):
+        assert_same_bits(u, v)
+
+
 # ---- on a cluster --------------------------------------------------------------------------
 
 # Everything on the loopback interface, on free ports.
@@ -293,22 +337,6 @@ def test_kernels_on_the_cluster(client, rng):
     assert_same_bits(remote[0], pysoftmax.softmax(x))
 
 
-def _linear_data(rng, n, d, k, dtype):
-    X = rng.standard_normal((n, d)).astype(dtype)
-    y = rng.integers(0, k, n)
-    sw = (rng.random(n) + 0.5).astype(dtype)
-    W = (rng.standard_normal((k, d)) / np.sqrt(d)).astype(dtype)
-    b = rng.standard_normal(k).astype(dtype)
-    return X, y, sw, W, b
-
-
-def _want(X, y, sw, W, b, grad=True):
-    """_native.LinearProblem on the whole data (copies: it reuses its buffers)."""
-    a = LinearCrossEntropyArgs(X, W, b, y, None, sw, "sum", -100, 0.0)
-    loss, dw, db = _native.LinearProblem(a)(a.w, a.b, grad)
-    return loss, None if dw is None else dw.copy(), None if db is None else db.copy()
-
-
 @pytest.mark.parametrize("dtype, weighted, bias", [(np.float64, True, True),
                                                    (np.float64, True, False),
                                                    (np.float64, False, True),
@@ -322,8 +350,8 @@ def test_problem_against_linear_problem(client, rng, dtype, weighted, bias):
                                       da.from_array(y, chunks=700),    # rechunked to X's rows
                                       None if sw is None else da.from_array(sw, chunks=1000))
     assert problem.n_blocks == 8 and problem.dtype == dtype
-    assert set(client.who_has(problem._blocks)) == {f.key for f in problem._blocks}
     loss, dw, db = problem(W, b)
+    assert all(client.who_has(problem._blocks).values())      # every block kept on a worker
     want_loss, want_dw, want_db = _want(X, y, sw, W, b)
     rtol = 1e-12 if dtype == np.float64 else 1e-6
     assert isinstance(loss, float) and abs(loss - want_loss) <= rtol * abs(want_loss)
