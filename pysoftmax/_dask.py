@@ -555,9 +555,9 @@ class DaskLinearProblem:
 
     def moments(self):
         """(weight, mean, var): the weighted moments of X's features as the estimator's
-        _Moments.of defines them (total weight, means and variances under the absolute sample
-        weights, float64), from one pass over the blocks where they live and the sums added in
-        the fixed tree. ``_Moments(*problem.moments())`` is the estimator's object."""
+        Moments.of defines them (total weight, means and variances under the absolute sample
+        weights, float64), from one pass over the blocks where they live, the sums added in the
+        fixed tree; ``Moments(*problem.moments())`` is the estimator's object."""
         import dask
 
         part = dask.delayed(_block_moments, pure=False)
@@ -568,11 +568,11 @@ class DaskLinearProblem:
         return weight, mean, var
 
     def batches(self, random_state=None, batch_size=None):
-        """The minibatches of one epoch, in an order drawn from `random_state` (a seed, a
-        numpy Generator or RandomState): every block, or with `batch_size` every run of at most
-        that many consecutive rows within a block, once. Each yielded batch has `n_rows` and is
-        called as the problem, ``batch(w, b, grad=True)`` -> (loss, dW, db) over its rows,
-        computed where its block lives."""
+        """An iterator over the minibatches of one epoch, in an order drawn (at this call) from
+        `random_state` (a seed, a numpy Generator or RandomState): every block, or with
+        `batch_size` every run of at most that many consecutive rows within a block, once. Each
+        batch has `n_rows` and is called as the problem, ``batch(w, b, grad=True)`` -> (loss,
+        dW, db) over its rows, computed where its block lives."""
         rng = (random_state if hasattr(random_state, "permutation")
                else np.random.default_rng(random_state))
         if batch_size is None:
@@ -583,8 +583,7 @@ class DaskLinearProblem:
                 raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
             pieces = [(i, (s, min(n, s + size))) for i, n in enumerate(self.rows)
                       for s in range(0, n, size)]
-        for j in rng.permutation(len(pieces)):
-            yield _Batch(self, *pieces[int(j)])
+        return iter([_Batch(self, *pieces[int(j)]) for j in rng.permutation(len(pieces))])
 
 
 class _Batch:

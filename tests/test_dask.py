@@ -474,7 +474,7 @@ def test_classes_labels_and_moments(client, rng):
         want_var = s @ (X - want_mean) ** 2 / s.sum()
         np.testing.assert_allclose(weight, s.sum(), rtol=1e-13)
         np.testing.assert_allclose(mean, want_mean, rtol=1e-13)
-        # sums of squares, as the estimator's _Moments.of: rounding relative to mean^2
+        # sums of squares, as the estimator's Moments.of: rounding relative to mean^2
         assert np.all(np.abs(var - want_var) <= 1e-13 * (want_mean ** 2 + want_var))
 
 
@@ -503,7 +503,7 @@ def test_batches_cover_every_row_once_in_a_seeded_order(client, rng):
         total += loss
     assert abs(total - problem(W, b)[0]) <= 1e-12 * total
     with pytest.raises(ValueError, match="batch_size: must be >= 1, got 0"):
-        next(problem.batches(0, 0))
+        problem.batches(0, 0)
 
 
 def test_the_driver_never_holds_x(client):
