@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import operator
+import sys
 from typing import TYPE_CHECKING
 
-from . import _core, _native, reference
+from . import _core, _dask, _native, reference
 from ._common import one_hot
 from ._plot import plot_loss_curve, plot_templates
 from ._version import __version__
@@ -83,8 +84,13 @@ def use_backend(name: Literal["native", "reference"]) -> Iterator[ModuleType]:
         _backend.reset(token)
 
 
-def _impl() -> ModuleType:
-    return _BACKENDS[_backend.get()]
+def _impl(*arrays: Any) -> Any:
+    """The active backend's functions, or their Dask versions when one of `arrays` is a Dask
+    collection (Dask is never imported here: without it in sys.modules no input can be one)."""
+    name = _backend.get()
+    if "dask" in sys.modules and any(map(_dask.is_dask_collection, arrays)):
+        return _dask.functions(name)
+    return _BACKENDS[name]
 
 
 def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
@@ -109,7 +115,7 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
     Non-finite inputs (without a mask) behave like scipy.special.softmax: a slice holding NaN
     or +inf, or made only of -inf, is NaN; -inf entries elsewhere get probability 0.
     """
-    return _impl().softmax(x, axis, temperature=temperature, where=where, out=out)
+    return _impl(x, where).softmax(x, axis, temperature=temperature, where=where, out=out)
 
 
 def log_softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
@@ -118,7 +124,7 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
 
     Same arguments as :func:`softmax`; masked entries and empty slices get -inf.
     """
-    return _impl().log_softmax(x, axis, temperature=temperature, where=where, out=out)
+    return _impl(x, where).log_softmax(x, axis, temperature=temperature, where=where, out=out)
 
 
 def logsumexp(x: ArrayLike, axis: Axis = -1, *, where: ArrayLike | None = None,
@@ -128,7 +134,7 @@ def logsumexp(x: ArrayLike, axis: Axis = -1, *, where: ArrayLike | None = None,
     A slice holding NaN gives NaN, one holding +inf gives +inf, one of all -inf (or with no
     True entry in `where`) gives -inf. Returns a NumPy scalar for a full reduction.
     """
-    return _impl().logsumexp(x, axis, where=where, keepdims=keepdims)
+    return _impl(x, where).logsumexp(x, axis, where=where, keepdims=keepdims)
 
 
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
@@ -161,9 +167,9 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex =
     empty batch, every target ignored, every entry masked) is 0, not NaN. Returns a float for
     "mean" and "sum", an array for "none".
     """
-    return _impl().cross_entropy(logits, target, axis=axis, weight=weight,
-                                 ignore_index=ignore_index, reduction=reduction,
-                                 label_smoothing=label_smoothing, where=where)
+    impl = _impl(logits, target, where)
+    return impl.cross_entropy(logits, target, axis=axis, weight=weight, ignore_index=ignore_index,
+                              reduction=reduction, label_smoothing=label_smoothing, where=where)
 
 
 def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
@@ -177,9 +183,10 @@ def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *, axis: Suppo
     of the sum of the per-example losses. `out` receives the gradient and may be `logits`
     itself, in which case no (N, K) memory is allocated.
     """
-    return _impl().cross_entropy_with_grad(logits, target, axis=axis, weight=weight,
-                                           ignore_index=ignore_index, reduction=reduction,
-                                           label_smoothing=label_smoothing, where=where, out=out)
+    impl = _impl(logits, target, where)
+    return impl.cross_entropy_with_grad(logits, target, axis=axis, weight=weight,
+                                        ignore_index=ignore_index, reduction=reduction,
+                                        label_smoothing=label_smoothing, where=where, out=out)
 
 
 def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target: ArrayLike, *,
@@ -222,7 +229,7 @@ def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target
 
 def entropy(logits: ArrayLike, axis: Axis = -1, base: float | None = None) -> Reduced:
     """Entropy of softmax(logits) along `axis` in nats (base=None) or in base `base` (2: bits)."""
-    return _impl().entropy(logits, axis, base)
+    return _impl(logits).entropy(logits, axis, base)
 
 
 def set_num_threads(n: SupportsIndex) -> None:

@@ -25,8 +25,16 @@ import types
 import numpy as np
 
 from . import _native, reference
-from ._common import (CrossEntropyArgs, LinearCrossEntropyArgs, as_input, broadcast_where,
-                      check_temperature, entropy_function, normalize_axes, reduced_shape)
+from ._common import (
+    CrossEntropyArgs,
+    LinearCrossEntropyArgs,
+    as_input,
+    broadcast_where,
+    check_temperature,
+    entropy_function,
+    normalize_axes,
+    reduced_shape,
+)
 
 __all__ = ["is_dask_collection", "functions", "softmax", "log_softmax", "logsumexp",
            "cross_entropy", "cross_entropy_with_grad", "entropy", "DaskLinearProblem",
@@ -341,6 +349,7 @@ entropy.__doc__ = "pysoftmax.entropy of a dask array, lazily (from :func:`log_so
 _FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad")
 
 
+@functools.cache
 @functools.cache
 def functions(backend="native"):
     """The top-level functions on dask arrays with `backend`'s kernels ("native" or

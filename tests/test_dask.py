@@ -542,3 +542,29 @@ def test_the_driver_never_holds_x(client):
     assert peak[0] - base < n * d * 8 // 4
     graph = problem._graph([(i, None) for i in range(problem.n_blocks)], W, b, True)
     assert len(pickle.dumps(dict(graph.__dask_graph__()))) < 100_000
+
+
+def test_the_top_level_functions_route_dask_arrays():
+    """pysoftmax.softmax & co. given a Dask array return the lazy results of pysoftmax._dask."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 10))
+    y = rng.integers(0, 10, 64)
+    dx, dy = da.from_array(x, chunks=(16, 10)), da.from_array(y, chunks=16)
+    for name in ("softmax", "log_softmax", "logsumexp", "entropy"):
+        got = getattr(pysoftmax, name)(dx)
+        assert isinstance(got, da.Array), name
+        np.testing.assert_array_equal(got.compute(), getattr(pysoftmax, name)(x))
+    loss = pysoftmax.cross_entropy(dx, dy)
+    assert isinstance(loss, da.Array) and loss.ndim == 0
+    np.testing.assert_allclose(float(loss.compute()), pysoftmax.cross_entropy(x, y), rtol=1e-14)
+    loss, grad = pysoftmax.cross_entropy_with_grad(dx, dy, reduction="sum")
+    assert isinstance(grad, da.Array)
+    want_loss, want_grad = pysoftmax.cross_entropy_with_grad(x, y, reduction="sum")
+    np.testing.assert_array_equal(grad.compute(), want_grad)
+
+
+def test_pysoftmax_does_not_import_dask():
+    code = ("import sys, numpy as np, pysoftmax as ps; ps.softmax(np.zeros((2, 3))); "
+            "ps.cross_entropy(np.zeros((2, 3)), np.zeros(2, int)); print('dask' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
