@@ -1,4 +1,4 @@
-"""The runtime: instruction-set dispatch (the selection logic, for CPUs this machine is not;
+"""The runtime: instruction-set dispatch (the selection logic, for CPUs other than the one running the tests;
 the lists its registry gives; the forcing environment variable, read by the C++ core), what
 show_config reports, the thread count and parallel_for."""
 
