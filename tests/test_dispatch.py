@@ -1,6 +1,6 @@
-"""The runtime: instruction-set dispatch (the selection logic, for CPUs other than the one running the tests;
-the lists its registry gives; the forcing environment variable, read by the C++ core), what
-show_config reports, the thread count and parallel_for."""
+"""The runtime: instruction-set dispatch (the selection logic, for CPUs other than the one
+running the tests; the lists its registry gives; the forcing environment variable, read by the
+C++ core), what show_config reports, the thread count and parallel_for."""
 
 import os
 import subprocess
