@@ -1,0 +1,208 @@
+"""scipy.special's softmax, log_softmax and logsumexp, computed by pysoftmax's native kernels.
+
+``from pysoftmax.special import softmax, log_softmax, logsumexp`` replaces the same import
+from scipy.special: the same signatures, the same default (``axis=None``: all elements form
+one distribution), NumPy scalars for 0-d results, the same dtypes and the same handling of
+inf, nan, empty inputs and weights. pysoftmax's top-level functions keep ``axis=-1``.
+
+The differences, most of them where scipy's fallback to the plain sum (for non-finite
+results) breaks scipy's documented rules:
+
+- Real input only: complex and extended-precision arrays raise TypeError.
+- softmax and log_softmax convert integers to float64 before subtracting the maximum, and
+  accept bool (scipy subtracts in the integer dtype: float16 results for 8-bit integers,
+  wrap-around for unsigned ones; TypeError for bool).
+- logsumexp: an entry whose weight is 0 never contributes, even when it is inf or nan (scipy
+  returns nan for some of these, e.g. ``a=[inf, inf], b=[1, 0]``).
+- logsumexp: a negative sum is always nan without return_sign (scipy: inf or -inf when the
+  plain sum overflows or underflows), and when the weights of the largest terms cancel the
+  result is the log of the rest (scipy: nan once the plain sum overflows, e.g.
+  ``a=[1000, 1000, 999], b=[1, -1, 1]``, which gives 999 here).
+- logsumexp of an empty reduction is -inf with sign 0, the sign of the empty sum (scipy: sign
+  -1, and IndexError for some reductions over several axes).
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import _native
+from ._common import normalize_axes
+
+__all__ = ["softmax", "log_softmax", "logsumexp"]
+
+_LN2 = float(np.log(2.0))
+
+
+def _real(x, name):
+    """`x` as an array of real numbers; complex and other dtypes raise TypeError."""
+    arr = np.asarray(x)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: complex input (dtype {arr.dtype}) is not supported; "
+                        f"pysoftmax.special computes real input only")
+    if arr.dtype.kind not in "biuf" or arr.dtype.itemsize > 8:
+        raise TypeError(f"{name}: dtype {arr.dtype} is not supported; expected real numbers "
+                        f"of at most 64 bits (floating, integer or bool)")
+    return arr
+
+
+def _scalar(r):
+    return r[()] if r.ndim == 0 else r
+
+
+def _vector_if_scalar(x, axis):
+    """A 0-d `x` as a 1-element vector when NumPy's reductions accept `axis` for it (None, (),
+    0 or -1); otherwise `x` unchanged (and the axis check reports the error)."""
+    if x.ndim != 0:
+        return x
+    if axis is None or axis == ():
+        return x.reshape(1)
+    try:
+        index = operator.index(axis)
+    except TypeError:
+        return x
+    return x.reshape(1) if index in (0, -1) else x
+
+
+def softmax(x, axis=None):
+    """Softmax of `x` over `axis`: exp(x) / sum(exp(x)), as scipy.special.softmax.
+
+    Parameters
+    ----------
+    x : array_like
+        Real input. float32, float64 and float16 keep their dtype; integers and bool give
+        float64.
+    axis : int, tuple of ints or None
+        The axis (axes) whose elements form one distribution; None (the default): all of them.
+
+    A slice holding nan or +inf, or made only of -inf, gives nan; -inf entries elsewhere get 0.
+    An empty slice raises ValueError. A 0-d input gives a NumPy scalar.
+    """
+    x = _real(x, "x")
+    v = _vector_if_scalar(x, axis)
+    y = _native.softmax(v, axis)
+    return y[0] if v is not x else y    # a 0-d x: a NumPy scalar
+
+
+def log_softmax(x, axis=None):
+    """Logarithm of softmax over `axis`, computed from `x`, as scipy.special.log_softmax.
+
+    Same arguments as :func:`softmax`. -inf entries get -inf; a slice holding nan, or made only
+    of -inf, gives nan; a slice holding +inf and no nan gives nan at the +inf entries and -inf
+    at the others.
+    """
+    x = _real(x, "x")
+    v = _vector_if_scalar(x, axis)
+    y = _native.log_softmax(v, axis)
+    if v.size and not v.max() < np.inf:  # the max is +inf or nan: look for +inf slices
+        axes = normalize_axes(axis, v.ndim)
+        pinf = np.isposinf(v)
+        inf_slice = np.any(pinf, axis=axes, keepdims=True)
+        inf_slice &= ~np.any(np.isnan(v), axis=axes, keepdims=True)
+        np.copyto(y, -np.inf, where=inf_slice & ~pinf)
+    return y[0] if v is not x else y
+
+
+def _promote(a, b):
+    """a and b (or None) as arrays of their common floating dtype, broadcast together, at
+    least 1-d. Python scalars do not raise the dtype (NumPy's rules for them)."""
+    arrays = [_real(a, "a"), None if b is None else _real(b, "b")]
+    operands = [arr if np.iterable(x) else x
+                for x, arr in zip((a, b), arrays) if arr is not None]
+    dtype = np.result_type(*operands, 1.0)
+    if b is None:
+        return np.atleast_1d(arrays[0].astype(dtype, copy=False)), None, dtype
+    try:
+        a, b = np.broadcast_arrays(arrays[0].astype(dtype, copy=False),
+                                   arrays[1].astype(dtype, copy=False))
+    except ValueError:
+        raise ValueError(f"b: weights of shape {arrays[1].shape} cannot be broadcast with a's "
+                         f"shape {arrays[0].shape}") from None
+    return np.atleast_1d(a), np.atleast_1d(b), dtype
+
+
+def _sign_of_lse(out):
+    """The sign of the sum whose logarithm is `out` (a sum of non-negative terms)."""
+    return np.where(np.isnan(out), np.nan, out > -np.inf).astype(out.dtype)
+
+
+def _log1mexp(d):
+    """log(1 - exp(d)) for d <= 0, accurate for d near 0 and for d very negative."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(d > -_LN2, np.log(-np.expm1(d)), np.log1p(-np.exp(d)))
+
+
+def _weighted(a, b, axes):
+    """(log|sum b e^a|, sign of the sum) over `axes`, kept as size-1 dimensions.
+
+    The kernels add the positive and the negative terms separately, each as
+    logsumexp(a - shift + log|b|) with shift the slice's largest a of non-zero weight (so
+    that log|b| is added to small numbers); the two are then subtracted in log space.
+    """
+    nonzero = b != 0                          # nan weights count, as positive ones
+    negative = b < 0
+    shift = np.max(a, axis=axes, keepdims=True, where=nonzero, initial=-np.inf)
+    shift[~np.isfinite(shift)] = 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        c = (a - shift) + np.log(np.abs(b))
+    pos = _native.logsumexp(c, axes, where=nonzero & ~negative, keepdims=True)
+    if negative.any():
+        neg = _native.logsumexp(c, axes, where=negative, keepdims=True)
+    else:
+        neg = np.full_like(pos, -np.inf)
+    hi, lo = np.maximum(pos, neg), np.minimum(pos, neg)   # nan propagates
+    with np.errstate(invalid="ignore"):
+        sgn = np.sign(pos - neg)
+        out = hi + _log1mexp(lo - hi) + shift
+    zero = (pos == neg) & (pos < np.inf)      # the two sums are equal, or there are no terms
+    out[zero] = -np.inf
+    sgn[zero] = 0
+    return out, sgn
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """log(sum(b * exp(a))) over `axis`, without overflow, as scipy.special.logsumexp.
+
+    Parameters
+    ----------
+    a : array_like
+        Real input; integers and bool give float64, float32 and float16 are kept.
+    axis : int, tuple of ints or None
+        The axis (axes) summed over; None (the default): all of them. A 0-d `a` counts as
+        1-d.
+    b : array_like, optional
+        Weights, broadcast with `a` (the result has the shape of the broadcast); they may be
+        negative. An entry of weight 0 contributes nothing, even if it is inf or nan.
+    keepdims : bool
+        Keep the reduced axes as dimensions of size 1.
+    return_sign : bool
+        Return ``(log|sum|, sign of the sum)``: the sign is 1, -1, 0 (the terms cancel
+        exactly, or all are 0) or nan. Without it, a negative sum gives nan.
+
+    The dtype is the common floating dtype of `a` and `b` (Python scalars do not raise it).
+    A slice holding nan gives nan, one holding +inf gives +inf (nan if +inf terms of both
+    signs meet), one of all -inf or an empty one gives -inf. 0-d results are NumPy scalars.
+    """
+    a, b, dtype = _promote(a, b)
+    axes = normalize_axes(axis, a.ndim)
+    if a.size == 0:
+        shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape)
+                      if keepdims or i not in axes)
+        out, sgn = np.full(shape, -np.inf, dtype=dtype), np.zeros(shape, dtype=dtype)
+    elif b is None:
+        out = np.asarray(_native.logsumexp(a, axes, keepdims=keepdims))
+        sgn = _sign_of_lse(out) if return_sign else None
+    else:
+        work = np.float32 if dtype == np.float16 else dtype
+        out, sgn = _weighted(a.astype(work, copy=False), b.astype(work, copy=False), axes)
+        if not keepdims:
+            out, sgn = np.squeeze(out, axis=axes), np.squeeze(sgn, axis=axes)
+        with np.errstate(over="ignore"):
+            out, sgn = out.astype(dtype, copy=False), sgn.astype(dtype, copy=False)
+        if not return_sign:
+            out[sgn < 0] = np.nan
+    if return_sign:
+        return _scalar(out), _scalar(sgn)
+    return _scalar(out)
