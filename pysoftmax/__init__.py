@@ -3,7 +3,8 @@
 The functions follow NumPy conventions (any array-like, any axis or tuple of axes, any layout)
 and are computed by a C++ core with per-instruction-set kernels chosen at import.
 ``pysoftmax.reference`` holds the same functions in plain NumPy; ``use_backend("reference")``
-switches the top-level functions to it.
+switches the top-level functions to it. ``pysoftmax.special`` holds scipy.special's softmax,
+log_softmax and logsumexp (axis=None by default, ``b=``, ``return_sign=``) on the same kernels.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import operator
 import sys
 from typing import TYPE_CHECKING
 
-from . import _core, _dask, _native, reference
+from . import _core, _dask, _native, reference, special
 from ._common import one_hot
 from ._plot import plot_loss_curve, plot_templates
 from ._version import __version__
@@ -40,6 +41,7 @@ __all__ = [
     "plot_templates",
     "plot_loss_curve",
     "reference",
+    "special",
     "use_backend",
     "show_config",
     "set_num_threads",
