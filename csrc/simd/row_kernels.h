@@ -119,7 +119,8 @@ struct Rows {
         }
     };
 
-    // p by pointer: the block loop passes its arguments on by value.
+    // p by pointer: the block loop passes its arguments on by value. A refused block goes back
+    // to ce_rows (below), the row kernels' loop, with the blocks turned off.
     struct CrossEntropyBlocks {
         template <size_t U>
         static PYSOFTMAX_STEP bool block(size_t r, size_t k, const T* x, ptrdiff_t ldx,

@@ -121,6 +121,9 @@ struct ShortRows {
     }
 
     // ---- per-lane doubles (simd/accumulators.h) ----
+    // Each operation written out as its own loop: so written, GCC fuses ce_block's
+    // lsub(0, lmul(a, b)) into one multiply-add, as the recorded results have it (through a
+    // shared helper it did not).
     static L widen(vec v) { return L::widen(v); }
     static L ladd(const L& a, const L& b) {
         L r;

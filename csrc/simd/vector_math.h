@@ -1,6 +1,6 @@
 // Vector exp, log and log1p over a wrapper V (simd/wrapper.h), W lanes at a time. Each states
 // the arguments it is valid for and its largest error, measured against long double by
-// csrc/tools/vector_math_error.cpp (errors in units in the last place of the result's type).
+// csrc/tools/vector_math_error.cpp on the AVX2 wrappers (in units in the last place, ulp).
 #pragma once
 
 #include "simd/wrapper.h"
@@ -69,7 +69,7 @@ PYSOFTMAX_STEP typename V::vec estrin(const typename V::T* c, const typename V::
 // exp(t + tl) for t <= 0 and |tl| <= ulp(t) / 2: 2^n * exp(r + tl).
 //   fast (Wide = false): valid when every lane has fast_min <= t <= 0.
 //   wide (Wide = true):  any t <= 0, -inf included: 0 below the cutoff; NaN stays NaN.
-// Largest error: EXP_ERROR.
+// Largest error seen (4e6 random t, tl = 0): 1.1 ulp, either type and variant.
 template <class V, bool Wide>
 PYSOFTMAX_STEP typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
     using T = typename V::T;
@@ -95,7 +95,7 @@ PYSOFTMAX_STEP typename V::vec exp_lo(typename V::vec t, typename V::vec tl) {
 // log m = 2 atanh(f) = 2f (1 + f^2/3 + f^4/5 + ...) with f = (m - 1) / (m + 1), |f| <= 0.1716,
 // truncated where the next term is below the precision of R, the result's type: float32 rows
 // take this log in double lanes but need only float's precision (5 terms); e ln2 in hi + lo.
-// Largest error: LOG_ERROR.
+// Largest error seen (4e6 random s): R = float, 0.03 ulp of float; R = double, 2.9 ulp.
 template <class V, class R = typename V::T>
 inline typename V::vec log_ge1(typename V::vec s) {
     using T = typename V::T;
@@ -117,7 +117,7 @@ inline typename V::vec log_ge1(typename V::vec s) {
 }
 
 // log(1 + u) for 0 <= u < inf, accurate for tiny u: with v = 1 + u rounded, log(v) u / (v - 1).
-// Largest error: LOG1P_ERROR.
+// Largest error seen (4e6 random u): R = float, 0.03 ulp of float; R = double, 3.9 ulp.
 template <class V, class R = typename V::T>
 inline typename V::vec log1p_ge0(typename V::vec u) {
     using T = typename V::T;

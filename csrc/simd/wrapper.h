@@ -14,7 +14,7 @@
 //   set1(a)  loadu(p)  storeu(p, v)  stream(p, v) (non-temporal, p aligned to W elements)
 //   load_tail(p, n, fill): lanes [0, n) from p, the rest fill; store_tail(p, n, v): lanes
 //              [0, n) to p. 0 < n < W; neither touches memory past p + n
-//   add sub mul  fmadd(a, b, c) = a*b + c in one rounding  max min (NaN in a gives b)
+//   add sub mul  fmadd(a, b, c) = a*b + c in one rounding  max min (either NaN: b)
 //   select(m, a, b) = m ? a : b  keep(m, a) = m ? a : 0
 //   not_lt(a, b) (true for NaN)  gt(a, b) (false for NaN)
 //   load_mask(bytes): W bytes, nonzero = true; load_mask_tail(bytes, n): n < W bytes
