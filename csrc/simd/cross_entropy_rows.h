@@ -30,32 +30,8 @@ struct CrossEntropyRows {
     static constexpr size_t W = V::W;
     static constexpr T kInf = Pass::kInf;
 
-    // ---- what every row decides first, and last ----
-    // A label equal to ignore_index: a zero loss and gradient.
-    static PYSOFTMAX_STEP bool ignored(int64_t y, const CrossEntropyParams& p, size_t k, T* g) {
-        if (y != p.ignore_index) return false;
-        if (g) Pass::zero_row(k, g);
-        return true;
-    }
+    // Whether class index y is one of the row's; the scalar specification decides the others.
     static PYSOFTMAX_STEP bool in_row(int64_t y, size_t k) { return y >= 0 && uint64_t(y) < k; }
-
-    // x[y] - max in double; read before the gradient may overwrite x.
-    static PYSOFTMAX_STEP double label_shift(T xy, T mx) {
-        double hi, lo;
-        two_diff(double(xy), double(mx), hi, lo);
-        return std::isfinite(hi) ? hi + lo : hi;
-    }
-
-    static PYSOFTMAX_STEP double class_weight(const T* weight, int64_t y) {
-        return weight ? double(weight[y]) : 1.0;
-    }
-
-    // A row holding an included NaN that max() skipped: a NaN loss, and a NaN gradient where
-    // included.
-    static PYSOFTMAX_STEP double nan_row(size_t k, const uint8_t* m, T* g) {
-        if (g) Pass::fill_nan(k, m, g, T(0));
-        return double(__builtin_nan(""));
-    }
 
     // ---- the others' mass, when the label holds most of it ----
     // Sum of q[0, n), in T vectors within chunks and in double across them (as exp_sum).
@@ -105,11 +81,16 @@ struct CrossEntropyRows {
     template <bool Masked, bool Stream>
     static double ce_label_row(size_t k, const T* x, int64_t y, const T* weight, const uint8_t* m,
                                T* g, T* q, const CrossEntropyParams& p) {
-        if (ignored(y, p, k, g)) return 0.0;
+        if (y == p.ignore_index) {
+            if (g) Pass::zero_row(k, g);
+            return 0.0;
+        }
         T mx, mn;
         if (!Pass::template finite_max<Masked>(k, x, m, mx, mn) || !in_row(y, k))
             return cross_entropy_row_scalar<T>(k, x, y, nullptr, weight, m, g, p);
-        const double ty = label_shift(x[y], mx);
+        double hi, lo;  // x[y] - max, read before the gradient may overwrite x
+        two_diff(double(x[y]), double(mx), hi, lo);
+        const double ty = std::isfinite(hi) ? hi + lo : hi;
         const bool wide = Pass::template needs_wide<Masked>(mx, mn, 1.0);
         const Scale sc = Scale::unit();
         double s;
@@ -117,8 +98,11 @@ struct CrossEntropyRows {
             s = Pass::template sum_exp<Masked, false, true>(wide, k, x, m, q, mx, sc);
         else
             s = Pass::template sum_exp<Masked, false, false>(wide, k, x, m, nullptr, mx, sc);
-        if (!(s == s)) return nan_row(k, m, g);
-        const double wy = class_weight(weight, y), qy = std::exp(ty);
+        if (!(s == s)) {  // a NaN that max() skipped
+            if (g) Pass::fill_nan(k, m, g, T(0));
+            return double(__builtin_nan(""));
+        }
+        const double wy = weight ? double(weight[y]) : 1.0, qy = std::exp(ty);
         // log s - t_y, and p_y - 1 = -(s - q_y) / s
         double nll = std::log(s) - ty, gy = qy / s - 1.0, other = 0.0;
         if (dominant_label<Masked>(k, size_t(y), x, m, g != nullptr, q, mx, wide, s, qy, nll,
@@ -249,7 +233,10 @@ struct CrossEntropyRows {
     template <bool Masked, bool Soft>
     static double ce_target_row(size_t k, const T* x, int64_t y, const T* probs, const T* weight,
                                 const uint8_t* m, T* g, const CrossEntropyParams& p) {
-        if (!Soft && ignored(y, p, k, g)) return 0.0;
+        if (!Soft && y == p.ignore_index) {
+            if (g) Pass::zero_row(k, g);
+            return 0.0;
+        }
         T mx, mn;
         if (!Pass::template finite_max<Masked>(k, x, m, mx, mn) || (!Soft && !in_row(y, k)))
             return cross_entropy_row_scalar<T>(k, x, y, probs, weight, m, g, p);
@@ -259,18 +246,26 @@ struct CrossEntropyRows {
             for (size_t j = 0; j < k; ++j) kin += m[j] != 0;
         }
         const double e = p.label_smoothing, a = p.scale;
-        const double ty = Soft ? 0.0 : label_shift(x[y], mx);
+        double ty = 0.0;  // x[y] - max, read before the gradient may overwrite x
+        if (!Soft) {
+            double hi, lo;
+            two_diff(double(x[y]), double(mx), hi, lo);
+            ty = std::isfinite(hi) ? hi + lo : hi;
+        }
         const bool wide = Pass::template needs_wide<Masked>(mx, mn, 1.0);
         const TargetSums r = target_sums<Masked, Soft>(k, x, probs, weight, m, g, mx, wide,
                                                        T(1.0 - e), T(e / double(kin)));
-        if (!(r.s == r.s)) return nan_row(k, m, g);
+        if (!(r.s == r.s)) {  // a NaN that max() skipped
+            if (g) Pass::fill_nan(k, m, g, T(0));
+            return double(__builtin_nan(""));
+        }
         const double ls = std::log(r.s);
         double loss, c1, other_s = 0.0;
         if (Soft) {
             loss = a * (r.wt * ls - r.wtx);
             c1 = a * r.wt;
         } else {
-            const double wy = class_weight(weight, y), qy = std::exp(ty);
+            const double wy = weight ? double(weight[y]) : 1.0, qy = std::exp(ty);
             double nll = ls - ty, other = 0.0;
             other_s = (r.s - qy) / r.s;
             if (dominant_label<Masked>(k, size_t(y), x, m, g != nullptr, g, mx, wide, r.s, qy, nll,
@@ -282,7 +277,7 @@ struct CrossEntropyRows {
         if (g) {
             T fix_value = T(0);
             if (!Soft) {
-                const double wy = class_weight(weight, y), py = std::exp(ty) / r.s;
+                const double wy = weight ? double(weight[y]) : 1.0, py = std::exp(ty) / r.s;
                 fix_value =
                     T(-a * (1.0 - e) * wy * other_s + a * e / double(kin) * (py * r.wsum - wy));
             }
