@@ -86,7 +86,8 @@ struct CrossEntropyRows {
             return 0.0;
         }
         T mx, mn;
-        if (!Pass::template finite_max<Masked>(k, x, m, mx, mn) || !in_row(y, k))
+        Pass::template max_min<Masked>(k, x, m, mx, mn);
+        if (!(mx > -kInf && mx < kInf) || !in_row(y, k))
             return cross_entropy_row_scalar<T>(k, x, y, nullptr, weight, m, g, p);
         double hi, lo;  // x[y] - max, read before the gradient may overwrite x
         two_diff(double(x[y]), double(mx), hi, lo);
@@ -238,7 +239,8 @@ struct CrossEntropyRows {
             return 0.0;
         }
         T mx, mn;
-        if (!Pass::template finite_max<Masked>(k, x, m, mx, mn) || (!Soft && !in_row(y, k)))
+        Pass::template max_min<Masked>(k, x, m, mx, mn);
+        if (!(mx > -kInf && mx < kInf) || (!Soft && !in_row(y, k)))
             return cross_entropy_row_scalar<T>(k, x, y, probs, weight, m, g, p);
         size_t kin = k;
         if (Masked) {

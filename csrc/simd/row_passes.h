@@ -48,6 +48,9 @@ struct RowPasses {
     static constexpr T kInf = T(__builtin_inf());
 
     // ---- pass 1: max (and, without a mask, min) of the row; masked elements excluded ----
+    // Every row kernel then sends a row whose maximum is not finite to the scalar specification:
+    // `if (!(mx > -kInf && mx < kInf))`, written out at each (through a helper, GCC lays the row
+    // kernels out differently).
     template <bool Masked>
     static void max_min(size_t k, const T* x, const uint8_t* m, T& mx, T& mn) {
         vec a0 = V::set1(-kInf), a1 = a0, a2 = a0, a3 = a0;
@@ -84,14 +87,6 @@ struct RowPasses {
         }
         mx = V::hmax(V::max(V::max(a0, a1), V::max(a2, a3)));
         mn = V::hmin(V::min(V::min(b0, b1), V::min(b2, b3)));
-    }
-
-    // Pass 1, and whether the row stays here: false when its maximum is not finite, for the
-    // caller to hand the row to the scalar specification.
-    template <bool Masked>
-    static PYSOFTMAX_STEP bool finite_max(size_t k, const T* x, const uint8_t* m, T& mx, T& mn) {
-        max_min<Masked>(k, x, m, mx, mn);
-        return mx > -kInf && mx < kInf;
     }
 
     // Whether pass 2 takes the wide exp: masked rows hold -inf lanes, and rows spread so far
@@ -305,7 +300,8 @@ struct RowPasses {
     static void softmax_row(size_t k, const T* x, const uint8_t* m, T* y, T* q, double temperature,
                             bool log) {
         T mx, mn;
-        if (!finite_max<Masked>(k, x, m, mx, mn)) {
+        max_min<Masked>(k, x, m, mx, mn);
+        if (!(mx > -kInf && mx < kInf)) {
             softmax_row_scalar<T>(k, x, m, y, temperature, log);
             return;
         }
@@ -329,7 +325,8 @@ struct RowPasses {
     template <bool Masked>
     static T logsumexp_row(size_t k, const T* x, const uint8_t* m) {
         T mx, mn;
-        if (!finite_max<Masked>(k, x, m, mx, mn)) return logsumexp_row_scalar<T>(k, x, m);
+        max_min<Masked>(k, x, m, mx, mn);
+        if (!(mx > -kInf && mx < kInf)) return logsumexp_row_scalar<T>(k, x, m);
         const bool wide = needs_wide<Masked>(mx, mn, 1.0);
         const double s = sum_exp<Masked, false, false>(wide, k, x, m, nullptr, mx, Scale::unit());
         return T(double(mx) + std::log(s));
