@@ -1,6 +1,6 @@
 // Vector exp, log and log1p over a wrapper V (simd/wrapper.h), W lanes at a time. Each states
 // the arguments it is valid for and its largest error, measured against long double by
-// csrc/tools/vector_math_error.cpp on the AVX2 wrappers (in units in the last place, ulp).
+// csrc/tools/vector_math_error.cc on the AVX2 wrappers (in units in the last place, ulp).
 #pragma once
 
 #include "simd/wrapper.h"

@@ -3,7 +3,7 @@
 p(r) = 1 + r + c2 r^2 + ... + cn r^n, minimax for the relative error |p(r) e^-r - 1| on
 [-ln2/2, ln2/2], by the Remez exchange algorithm in 60-digit arithmetic (mpmath), then each
 coefficient rounded to the target precision. The error printed is the polynomial's before that
-rounding; csrc/tools/vector_math_error.cpp measures the vector exp as it runs.
+rounding; csrc/tools/vector_math_error.cc measures the vector exp as it runs.
 
     python csrc/tools/exp_minimax.py      # prints the float32 (n=6) and float64 (n=11) sets
 """

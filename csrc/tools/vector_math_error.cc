@@ -1,9 +1,10 @@
 // Measures the largest error of the vector exp, log and log1p (csrc/simd/vector_math.h) on the
 // AVX2 wrappers, against long double, in units in the last place of the result's type (for
 // float rows: of float, which their logs, taken in double lanes, need only). Prints one line per
-// function; vector_math.h quotes the results. Not part of the build:
+// function; vector_math.h quotes the results. Not part of the module (named .cc, not .cpp, so
+// that setup.py leaves it out):
 //
-//   g++ -O2 -std=c++17 -mavx2 -mfma -Icsrc csrc/tools/vector_math_error.cpp -o vector_math_error
+//   g++ -O2 -std=c++17 -mavx2 -mfma -Icsrc csrc/tools/vector_math_error.cc -o vector_math_error
 //   ./vector_math_error [samples per function, default 4000000]
 #include <cfloat>
 #include <cmath>
