@@ -1,6 +1,6 @@
 // The fused linear + cross-entropy microkernels (linear.h), written once over a thin vector
-// wrapper V and compiled once per instruction set: linear.cpp with a one-lane scalar V,
-// isa_avx2.cpp with 8 float / 4 double lanes, the AVX2 wrappers' linear group
+// wrapper V and compiled once per instruction set: with a one-lane scalar V for the scalar
+// table, and in isa_avx2.cpp with 8 float / 4 double lanes, the AVX2 wrappers' linear group
 // (simd/wrapper.h, simd/linear_table.h).
 //
 // V provides: T, vec, W (lanes), zero(), set1(a), loadu(p), storeu(p, v), fmadd(a, b, c) = a*b+c
