@@ -1,136 +1,28 @@
-// AVX-512 (F, DQ, BW, VL) kernels: 16 float / 8 double lanes, mask registers for the tails.
-// Compiled for that target by pragma; called only when the CPU and the OS support it.
+// AVX-512 (F, DQ, BW, VL): 16 float / 8 double lanes, mask registers for the tails. This
+// translation unit builds the row kernels' table (kernels.h) over the AVX-512 wrappers
+// (simd/avx512.h), compiled for that target by a target region; the dispatcher (runtime.cpp)
+// calls it only when the CPU and the OS support it. The linear microkernels run on AVX2 there.
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PYSOFTMAX_HAVE_AVX512 1
-#include <immintrin.h>
 
-#include <cmath>
-#include <cstring>
+#define PYSOFTMAX_TARGET "avx512f,avx512dq,avx512bw,avx512vl,fma"
+#include "simd/target_begin.h"
 
-#include "numerics.h"
-
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*() (GCC bug 105593).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,fma")
-#endif
-
-#include "simd_kernels.h"
+#include "simd/avx512.h"
+#include "simd/row_kernels.h"
 
 namespace pysoftmax {
 namespace {
 
-struct Avx512F64;
-
-struct Avx512F32 {
-    using T = float;
-    using Wide = Avx512F64;  // the row totals in double (ChunkTotal)
-    using vec = __m512;
-    using mask = __mmask16;
-    static constexpr size_t W = 16;
-    static void fence() { _mm_sfence(); }
-
-    static mask tail(size_t n) { return mask((1u << n) - 1u); }  // 0 < n < W
-    static vec set1(T a) { return _mm512_set1_ps(a); }
-    static vec loadu(const T* p) { return _mm512_loadu_ps(p); }
-    static void storeu(T* p, vec v) { _mm512_storeu_ps(p, v); }
-    static void stream(T* p, vec v) { _mm512_stream_ps(p, v); }  // p aligned to W elements
-    static vec load_tail(const T* p, size_t n, T fill) { return _mm512_mask_loadu_ps(set1(fill), tail(n), p); }
-    static void store_tail(T* p, size_t n, vec v) { _mm512_mask_storeu_ps(p, tail(n), v); }
-    static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
-    static vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
-    static vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
-    static vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
-    static vec max(vec a, vec b) { return _mm512_max_ps(a, b); }
-    static vec min(vec a, vec b) { return _mm512_min_ps(a, b); }
-    static vec select(mask m, vec a, vec b) { return _mm512_mask_blend_ps(m, b, a); }
-    static vec keep(mask m, vec a) { return _mm512_maskz_mov_ps(m, a); }
-    static mask not_lt(vec a, vec b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLT_UQ); }
-    static mask gt(vec a, vec b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-    static mask load_mask(const uint8_t* p) {
-        const __m128i b = _mm_loadu_si128((const __m128i*)p);
-        return _mm_test_epi8_mask(b, b);
-    }
-    static mask load_mask_tail(const uint8_t* p, size_t n) {
-        const __m128i b = _mm_maskz_loadu_epi8(__mmask16((1u << n) - 1u), p);
-        return _mm_test_epi8_mask(b, b);
-    }
-    static T hmax(vec v) { return _mm512_reduce_max_ps(v); }
-    static T hmin(vec v) { return _mm512_reduce_min_ps(v); }
-    static double hsum(vec v) {
-        return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
-                                                  _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1))));
-    }
-    static vec pow2(vec z) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(z), 23)); }
-    static __m512d widen(vec v, int half) {
-        return _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
-    }
-    // No transpose here: short rows take the row kernels (this build machine cannot run
-    // AVX-512, so the small-row kernels are not enabled where they could not be tested).
-    static constexpr bool kTranspose = false;
-};
-
-struct Avx512F64 {
-    using T = double;
-    using Wide = Avx512F64;
-    using vec = __m512d;
-    using mask = __mmask8;
-    static constexpr size_t W = 8;
-    static void fence() { _mm_sfence(); }
-
-    static mask tail(size_t n) { return mask((1u << n) - 1u); }
-    static vec set1(T a) { return _mm512_set1_pd(a); }
-    static vec loadu(const T* p) { return _mm512_loadu_pd(p); }
-    static void storeu(T* p, vec v) { _mm512_storeu_pd(p, v); }
-    static void stream(T* p, vec v) { _mm512_stream_pd(p, v); }
-    static vec load_tail(const T* p, size_t n, T fill) { return _mm512_mask_loadu_pd(set1(fill), tail(n), p); }
-    static void store_tail(T* p, size_t n, vec v) { _mm512_mask_storeu_pd(p, tail(n), v); }
-    static vec add(vec a, vec b) { return _mm512_add_pd(a, b); }
-    static vec sub(vec a, vec b) { return _mm512_sub_pd(a, b); }
-    static vec mul(vec a, vec b) { return _mm512_mul_pd(a, b); }
-    static vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
-    static vec max(vec a, vec b) { return _mm512_max_pd(a, b); }
-    static vec min(vec a, vec b) { return _mm512_min_pd(a, b); }
-    static vec select(mask m, vec a, vec b) { return _mm512_mask_blend_pd(m, b, a); }
-    static vec keep(mask m, vec a) { return _mm512_maskz_mov_pd(m, a); }
-    static mask not_lt(vec a, vec b) { return _mm512_cmp_pd_mask(a, b, _CMP_NLT_UQ); }
-    static mask gt(vec a, vec b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
-    static mask load_mask(const uint8_t* p) {
-        const __m128i b = _mm_loadl_epi64((const __m128i*)p);
-        return mask(_mm_test_epi8_mask(b, b));
-    }
-    static mask load_mask_tail(const uint8_t* p, size_t n) {
-        const __m128i b = _mm_maskz_loadu_epi8(__mmask16((1u << n) - 1u), p);
-        return mask(_mm_test_epi8_mask(b, b));
-    }
-    static T hmax(vec v) { return _mm512_reduce_max_pd(v); }
-    static T hmin(vec v) { return _mm512_reduce_min_pd(v); }
-    static double hsum(vec v) { return _mm512_reduce_add_pd(v); }
-    static vec pow2(vec z) { return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(z), 52)); }
-    static vec widen(vec v, int) { return v; }
-    static constexpr bool kTranspose = false;
-};
-
-constexpr Kernels kAvx512 = {"avx512", PYSOFTMAX_KERNEL_SET(simd::Rows<Avx512F32>),
-                             PYSOFTMAX_KERNEL_SET(simd::Rows<Avx512F64>)};
+constexpr Kernels kAvx512 = {"avx512", simd::row_kernel_set<simd::Avx512F32>(),
+                             simd::row_kernel_set<simd::Avx512F64>()};
 
 }  // namespace
 }  // namespace pysoftmax
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "simd/target_end.h"
 #endif  // x86-64
 
 namespace pysoftmax {

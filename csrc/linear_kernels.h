@@ -1,6 +1,7 @@
 // The fused linear + cross-entropy microkernels (linear.h), written once over a thin vector
-// wrapper V and compiled once per instruction set: linear.cpp with a one-lane scalar V,
-// linear_avx2.cpp with 8 float / 4 double lanes under the AVX2 target.
+// wrapper V and compiled once per instruction set: with a one-lane scalar V for the scalar
+// table, and in isa_avx2.cpp with 8 float / 4 double lanes, the AVX2 wrappers' linear group
+// (simd/wrapper.h, simd/linear_table.h).
 //
 // V provides: T, vec, W (lanes), zero(), set1(a), loadu(p), storeu(p, v), fmadd(a, b, c) = a*b+c
 // on vectors and fma1(a, b, c) on scalars (both one rounding where the target has FMA),
@@ -72,10 +73,17 @@ PYSOFTMAX_LINEAR_STEP void logits_rows(size_t k, size_t d, const typename V::T* 
     const T* b = bias ? bias + c : nullptr;
     const T* pf = c == 0 ? next : nullptr;
     switch (k - c) {
-        case 0: break;
-        case 1: logits_tile<V, R, 1>(d, x, ldx, w + c * ldw, ldw, b, z + c, ldz, pf); break;
-        case 2: logits_tile<V, R, 2>(d, x, ldx, w + c * ldw, ldw, b, z + c, ldz, pf); break;
-        default: logits_tile<V, R, 3>(d, x, ldx, w + c * ldw, ldw, b, z + c, ldz, pf); break;
+        case 0:
+            break;
+        case 1:
+            logits_tile<V, R, 1>(d, x, ldx, w + c * ldw, ldw, b, z + c, ldz, pf);
+            break;
+        case 2:
+            logits_tile<V, R, 2>(d, x, ldx, w + c * ldw, ldw, b, z + c, ldz, pf);
+            break;
+        default:
+            logits_tile<V, R, 3>(d, x, ldx, w + c * ldw, ldw, b, z + c, ldz, pf);
+            break;
     }
 }
 
@@ -142,10 +150,17 @@ PYSOFTMAX_LINEAR_STEP void grad_w_block(size_t rows, size_t k, const typename V:
     size_t c = 0;
     for (; c + C <= k; c += C) grad_w_tile<V, C, NV>(rows, g + c, ldg, x, ldx, dw + c * lddw, lddw);
     switch (k - c) {
-        case 0: break;
-        case 1: grad_w_tile<V, 1, NV>(rows, g + c, ldg, x, ldx, dw + c * lddw, lddw); break;
-        case 2: grad_w_tile<V, 2, NV>(rows, g + c, ldg, x, ldx, dw + c * lddw, lddw); break;
-        default: grad_w_tile<V, 3, NV>(rows, g + c, ldg, x, ldx, dw + c * lddw, lddw); break;
+        case 0:
+            break;
+        case 1:
+            grad_w_tile<V, 1, NV>(rows, g + c, ldg, x, ldx, dw + c * lddw, lddw);
+            break;
+        case 2:
+            grad_w_tile<V, 2, NV>(rows, g + c, ldg, x, ldx, dw + c * lddw, lddw);
+            break;
+        default:
+            grad_w_tile<V, 3, NV>(rows, g + c, ldg, x, ldx, dw + c * lddw, lddw);
+            break;
     }
 }
 

@@ -1,6 +1,12 @@
 // Scalar numerical building blocks shared by every kernel (no instruction-set specific code).
 #pragma once
 
+// Included by scalar and SIMD translation units alike, so its inline functions must keep the
+// baseline target: never inside a target region (simd/target_begin.h includes it first).
+#ifdef PYSOFTMAX_TARGET_REGION
+#error "numerics.h: include it before the target region opens"
+#endif
+
 #include <cmath>
 
 namespace pysoftmax {

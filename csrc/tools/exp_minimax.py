@@ -1,8 +1,9 @@
-"""Derives the exp() polynomial coefficients used by csrc/simd_exp.h (provenance of the constants).
+"""The exp() polynomial coefficients of csrc/simd/vector_math.h (ExpConsts): their provenance.
 
 p(r) = 1 + r + c2 r^2 + ... + cn r^n, minimax for the relative error |p(r) e^-r - 1| on
 [-ln2/2, ln2/2], by the Remez exchange algorithm in 60-digit arithmetic (mpmath), then each
-coefficient rounded to the target precision (the rounding effect is included in the reported error).
+coefficient rounded to the target precision. The error printed is the polynomial's before that
+rounding; csrc/tools/vector_math_error.cc measures the vector exp as it runs.
 
     python csrc/tools/exp_minimax.py      # prints the float32 (n=6) and float64 (n=11) sets
 """
@@ -20,7 +21,7 @@ def remez(n, iters=30):
         rhs = [mp.exp(x) - 1 - x for x in pts]
         sol = mp.lu_solve(mp.matrix(rows), mp.matrix(rhs))
         c = [sol[j] for j in range(m)]
-        err = lambda x: (1 + x + sum(cj * x ** (j + 2) for j, cj in enumerate(c))) * mp.exp(-x) - 1
+        err = lambda x, c=c: (1 + x + sum(cj * x ** (j + 2) for j, cj in enumerate(c))) * mp.exp(-x) - 1
         # locate the m+1 alternating extrema of the error on a fine grid, then refine each
         grid = [a + (b - a) * i / 4000 for i in range(4001)]
         vals = [err(x) for x in grid]
@@ -33,7 +34,7 @@ def remez(n, iters=30):
         for i in ext:
             x = grid[i]
             if 0 < i < len(grid) - 1:
-                x = mp.findroot(lambda t: mp.diff(err, t), x)
+                x = mp.findroot(lambda t, err=err: mp.diff(err, t), x)
             new.append(x)
         if len(new) != m + 1:
             break
