@@ -23,7 +23,7 @@
 namespace pysoftmax {
 
 // Microkernels, one table per instruction set, each the linear getter of a row of the runtime's
-// registry (runtime.h): scalar.cpp's for "scalar", linear_avx2.cpp's (AVX2+FMA) for "avx2" and
+// registry (runtime.h): scalar.cpp's for "scalar", isa_avx2.cpp's (AVX2+FMA) for "avx2" and
 // "avx512". The active row gives the cross-entropy kernel and these together.
 //
 // logits: z (rows, k) OUT, row stride ldz = x (rows, d) IN times w (k, d) IN transposed, plus

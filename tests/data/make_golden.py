@@ -90,11 +90,11 @@ def kernel_cases():
                 loss, g = ps.cross_entropy_with_grad(x, t, **kw)
                 return np.asarray(loss), g
 
-            def ce_masked(rows=rows, k=k):
+            def ce_masked(rows=rows, k=k, **kw):
                 x, rng = rows()
                 where = rng.random(x.shape) < 0.8
                 y = np.array([int(np.flatnonzero(r)[0]) if r.any() else -100 for r in where])
-                loss, g = ps.cross_entropy_with_grad(x, y, where=where, reduction="sum")
+                loss, g = ps.cross_entropy_with_grad(x, y, where=where, reduction="sum", **kw)
                 return np.asarray(loss), g
 
             cases += [
@@ -109,6 +109,9 @@ def kernel_cases():
                 (f"cross_entropy-probs-smoothed/{name}",
                  lambda ce_probs=ce_probs: ce_probs(label_smoothing=0.2)),
                 (f"cross_entropy-masked/{name}", ce_masked),
+                (f"cross_entropy-masked-smoothed/{name}",
+                 lambda ce_masked=ce_masked, k=k: ce_masked(weight=np.linspace(2.0, 0.5, k),
+                                                            label_smoothing=0.15)),
             ]
     # Extreme rows: large logits, +inf, NaN, all -inf.
     for dtype in (np.float32, np.float64):
