@@ -1,7 +1,10 @@
 """What several test modules share: settings restored after a block, result checks, the
 regression problem. Imported as ``helpers`` (pytest puts tests/ on sys.path)."""
 
+import ast
 import contextlib
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
 
 import numpy as np
 
@@ -60,3 +63,91 @@ def scaled_digits():
 
     X, y = load_digits(return_X_y=True)
     return StandardScaler().fit_transform(X), y
+
+
+# ---- the package's import graph ------------------------------------------------------------
+
+_ROOT = Path(pysoftmax.__file__).parent
+_PACKAGE = "pysoftmax"
+
+
+def _modules():
+    """{module name: path} of every module of the package (compiled ones too, as a leaf)."""
+    out = {}
+    for path in _ROOT.rglob("*"):
+        suffix = next((s for s in (".py", *EXTENSION_SUFFIXES) if path.name.endswith(s)), None)
+        if suffix is None:
+            continue
+        parts = list(path.relative_to(_ROOT.parent).parts)
+        parts[-1] = parts[-1][:-len(suffix)]
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def _imports(name, path, modules):
+    """The package's modules that `name` imports anywhere in its source."""
+    if path.suffix != ".py":
+        return set()
+    is_package = path.name == "__init__.py"
+    base = name.split(".") if is_package else name.split(".")[:-1]
+    found = set()
+
+    def add(target):
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        if target and target != name:
+            found.add(target)
+
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == _PACKAGE:
+                    add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parent = ".".join(base[:len(base) - node.level + 1])
+                module = f"{parent}.{node.module}" if node.module else parent
+            elif (node.module or "").split(".")[0] == _PACKAGE:
+                module = node.module
+            else:
+                continue
+            for alias in node.names:
+                # `from . import x` names a module; `from .m import f` names m.
+                full = f"{module}.{alias.name}"
+                add(full if full in modules else module)
+    return found
+
+
+def find_cycle(graph):
+    """A list of modules forming a cycle, or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def import_graph():
+    """{module of pysoftmax: the modules of pysoftmax it imports}, module-level and function-level
+    imports alike, read from the sources (ast)."""
+    modules = _modules()
+    return {name: _imports(name, path, modules) for name, path in modules.items()}

@@ -2,7 +2,6 @@
 every table, and its --json and --plot outputs hold what the tables say; the floors it measures;
 the layers of pysoftmax.bench; bench/check_targets.py on a small record."""
 
-import ast
 import importlib.util
 import json
 import pathlib
@@ -14,6 +13,8 @@ import pytest
 import pysoftmax.reference
 from pysoftmax.__main__ import main
 from pysoftmax.bench import floors, kernels, peers, timing
+
+from helpers import find_cycle, import_graph
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WRITE_OPS = ("softmax", "log_softmax", "cross_entropy_with_grad")   # the copy floor's ops
@@ -203,68 +204,13 @@ def test_cache_sizes_reads_sysfs(tmp_path):
 # The layers of pysoftmax.bench: each module imports only modules of the layers before it.
 
 LAYERS = (("timing",), ("peers", "floors"), ("kernels", "train"), ("report",), ("cli",))
-PACKAGE = ROOT / "pysoftmax" / "bench"
 # Outside the subpackage, the modules that use it (importing them would go upwards).
 ABOVE = ("pysoftmax.__main__", "pysoftmax._demo")
 
 
-def _imports(path, module):
-    """The modules `module` (its file at `path`) imports, anywhere in it, as absolute names."""
-    package = module.rpartition(".")[0]
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join(parts + ([node.module] if node.module else []))
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
-
-
-def _graph():
-    """{module of pysoftmax.bench: the modules of pysoftmax it imports}."""
-    graph = {}
-    for path in sorted(PACKAGE.glob("*.py")):
-        name = "pysoftmax.bench" + ("" if path.stem == "__init__" else f".{path.stem}")
-        graph[name] = {m for m in _imports(path, name if path.stem != "__init__" else
-                                           "pysoftmax.bench.__init__")
-                       if m.startswith("pysoftmax.")}
-    return graph
-
-
-def _cycle(graph):
-    """A cycle of `graph` ({node: nodes it points to}) as a list of nodes, or None."""
-    state, stack = {}, []
-
-    def visit(node):
-        state[node] = "open"
-        stack.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        state[node] = "done"
-        stack.pop()
-        return None
-
-    for node in sorted(graph):
-        if node not in state and (found := visit(node)):
-            return found
-    return None
-
-
-def test_cycle_finder():
-    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
-    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-
-
 def test_bench_imports_only_downwards_and_has_no_cycle():
-    graph = _graph()
+    graph = {m: imported for m, imported in import_graph().items()
+             if m == "pysoftmax.bench" or m.startswith("pysoftmax.bench.")}
     layer = {f"pysoftmax.bench.{m}": i for i, names in enumerate(LAYERS) for m in names}
     modules = set(graph) - {"pysoftmax.bench"}
     assert modules == set(layer), "every module of pysoftmax.bench is in one layer of LAYERS"
@@ -280,7 +226,7 @@ def test_bench_imports_only_downwards_and_has_no_cycle():
     inside = {m: {next(t for t in layer if n == t or n.startswith(t + ".")) for n in imported
                   if any(n == t or n.startswith(t + ".") for t in layer)}
               for m, imported in graph.items()}
-    assert _cycle(inside) is None
+    assert find_cycle(inside) is None
 
 
 # ---------------------------------------------------------------------------------------------
