@@ -57,7 +57,8 @@ def _digits_comparison(out, repeat):
     models = {}
     for name, fit in trainers:
         fitted = []
-        seconds = median_seconds(lambda: fitted.append(fit()), repeat, 0.0)
+        seconds = median_seconds(lambda fit=fit, fitted=fitted: fitted.append(fit()), repeat,
+                                 0.0)
         model = models[name] = fitted[-1]
         w, b = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
         c = 0.01 if name.endswith("C=0.01") else C
@@ -101,12 +102,13 @@ def _kernel_table(shapes, repeat):
         x = rng.standard_normal((n, k), dtype=np.float32) * 3
         first = x if first is None else first
         labels = rng.integers(0, k, size=n)
-        calls = [("softmax", lambda m: m.softmax(x)),
-                 ("log_softmax", lambda m: m.log_softmax(x)),
-                 ("cross_entropy_with_grad", lambda m: m.cross_entropy_with_grad(x, labels))]
+        calls = [("softmax", lambda m, x=x: m.softmax(x)),
+                 ("log_softmax", lambda m, x=x: m.log_softmax(x)),
+                 ("cross_entropy_with_grad",
+                  lambda m, x=x, labels=labels: m.cross_entropy_with_grad(x, labels))]
         for name, call in calls:
-            ours = median_seconds(lambda: call(pysoftmax), repeat, 0.0)
-            ref = median_seconds(lambda: call(pysoftmax.reference), repeat, 0.0)
+            ours = median_seconds(lambda call=call: call(pysoftmax), repeat, 0.0)
+            ref = median_seconds(lambda call=call: call(pysoftmax.reference), repeat, 0.0)
             print(f"{name:<26}{f'{n}x{k}':>14}{ours * 1e3:>9.3f} ms{ref * 1e3:>9.3f} ms"
                   f"{ref / ours:>9.1f}x{ours * 1e9 / x.size:>12.3f}")
     exact = pysoftmax.reference.softmax(first.astype(np.float64))

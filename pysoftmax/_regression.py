@@ -1,7 +1,7 @@
 """SoftmaxRegression: multinomial logistic regression with scikit-learn's API and objective,
 trained through the fused linear + cross-entropy path (pysoftmax.linear_cross_entropy).
 
-The model (seed 000): scores Z = X W^T + b, row k of W is class k's template; probabilities
+The model: scores Z = X W^T + b, row k of W is class k's template; probabilities
 softmax(Z); prediction argmax Z. Training minimises scikit-learn's multinomial objective
 
     sum_i s_i CE_i + ||W||^2 / (2C)        (s_i: sample weight times class weight; b free)
@@ -54,19 +54,6 @@ __all__ = ["SoftmaxRegression"]
 
 _CLASS_WEIGHT_TAKES_SAMPLE_WEIGHT = (
     "sample_weight" in inspect.signature(compute_class_weight).parameters)
-
-_blas_scanned = False
-
-
-def _scan_blas_once():
-    """Makes single_threaded_blas know SciPy's BLAS (its L-BFGS-B calls it), at the first fit or
-    partial_fit: importing this module does no such work. Remove once single_threaded_blas
-    covers SciPy's BLAS by itself."""
-    global _blas_scanned
-    if not _blas_scanned:
-        _native.rescan_blas_libraries()
-        _blas_scanned = True
-
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression, a drop-in for scikit-learn's
@@ -250,7 +237,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if (self.warm_start and getattr(self, "coef_", None) is not None
                 and self.coef_.shape == (len(classes), X.shape[1])):
             theta0 = objective.pack(self.coef_, self.intercept_)
-        _scan_blas_once()
         # The solvers' own BLAS calls are tiny (vectors of K * d), and the fused kernels run on
         # pysoftmax's threads: BLAS threads would only spin and take the cores from them
         # (measured on 2 cores: a digits fit takes 1.15 s with them, 0.04 s without).
@@ -316,7 +302,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         optimizer = None if first else getattr(self, "_sgd", None)
         if optimizer is None:
             optimizer = SGD(self._solver_options(check_random_state(self.random_state)))
-        _scan_blas_once()
         with _native.single_threaded_blas():
             objective = Objective(X, y_codes.astype(np.int64), sw, self.C, self.fit_intercept,
                                   len(known), stream=stream, stream_size=self.stream_size)

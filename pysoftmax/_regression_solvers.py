@@ -23,7 +23,8 @@ from ._regression_progress import Progress
 __all__ = ["SGD", "SOLVERS", "SolverOptions", "SolverResult", "sgd_epoch"]
 
 _FTOL = 64 * np.finfo(float).eps    # "the objective stopped decreasing" (lbfgs's ftol too)
-_MORE_ITERATIONS = "; increase max_iter or scale the data (e.g. sklearn.preprocessing.StandardScaler)"
+_MORE_ITERATIONS = (
+    "; increase max_iter or scale the data (e.g. sklearn.preprocessing.StandardScaler)")
 
 
 @dataclasses.dataclass(frozen=True)

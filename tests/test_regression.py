@@ -13,32 +13,17 @@ import pytest
 pytest.importorskip("scipy.optimize")
 sklearn = pytest.importorskip("sklearn")
 
-from sklearn.datasets import load_digits, load_iris, make_classification  # noqa: E402
+from sklearn.datasets import load_iris, make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-import pysoftmax  # noqa: E402
-from pysoftmax import SoftmaxRegression, reference  # noqa: E402
+from pysoftmax import SoftmaxRegression  # noqa: E402
 
+from helpers import objective, scaled_digits, using_threads  # noqa: E402
 
-def objective(model, X, y, C, sample_weight=None):
-    """sum_i s_i CE_i + ||W||^2 / (2C) of a fitted model, in float64 (the issue's form)."""
-    codes = np.searchsorted(model.classes_, y)
-    w, b = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
-    ce = reference.linear_cross_entropy(np.asarray(X, dtype=np.float64), w, b, codes,
-                                        sample_weight=sample_weight, reduction="sum",
-                                        return_grad=False)
-    return ce + 0.5 * float(np.sum(w * w)) / C
-
-
-def _digits():
-    X, y = load_digits(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
-DATASETS = {"digits": _digits, "iris": lambda: load_iris(return_X_y=True)}
+DATASETS = {"digits": scaled_digits, "iris": lambda: load_iris(return_X_y=True)}
 
 
 # ---- scikit-learn compatibility ------------------------------------------------------------
@@ -68,7 +53,7 @@ def test_parity_with_logistic_regression(dataset, C):
 
 
 def test_binary_is_logistic_regression(rng):
-    # Seed 001: the sigmoid is the two-class softmax. With W = [w0, w1] the optimum has
+    # The sigmoid is the two-class softmax. With W = [w0, w1] the optimum has
     # w0 = -w1 (the penalty's minimum along w0 + w1), so w = w1 - w0 and
     # ||w0||^2 + ||w1||^2 = ||w||^2 / 2: binary LogisticRegression with C_binary = 2 C.
     X, y = make_classification(n_samples=300, n_features=6, random_state=0)
@@ -89,7 +74,7 @@ def test_binary_is_logistic_regression(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_training_dtype_is_kept(dtype):
-    X, y = _digits()
+    X, y = scaled_digits()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = SoftmaxRegression(max_iter=30).fit(X.astype(dtype), y)
@@ -100,7 +85,7 @@ def test_training_dtype_is_kept(dtype):
 
 
 def test_float32_reaches_the_float64_optimum():
-    X, y = _digits()
+    X, y = scaled_digits()
     f64 = SoftmaxRegression(tol=1e-8, max_iter=5000).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)   # float32 noise ends the search
@@ -159,7 +144,7 @@ def test_sample_weight_is_repetition(rng):
 
 
 def test_class_weight_matches_logistic_regression():
-    X, y = _digits()
+    X, y = scaled_digits()
     X, y = X[y < 4], y[y < 4]
     for cw in [{0: 2.0, 1: 0.5, 2: 1.0, 3: 3.0}, "balanced"]:
         sw = np.linspace(0.5, 2, len(y))
@@ -205,14 +190,14 @@ def test_badly_scaled_features_converge_fast():
 
 
 def test_convergence_warning_when_max_iter_is_reached():
-    X, y = _digits()
+    X, y = scaled_digits()
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge after 3 iteration"):
         model = SoftmaxRegression(max_iter=3).fit(X, y)
     assert model.n_iter_ == 3
 
 
 def test_warm_start_continues():
-    X, y = _digits()
+    X, y = scaled_digits()
     first = SoftmaxRegression(tol=1e-6, max_iter=1000).fit(X, y)
     model = SoftmaxRegression(tol=1e-6, max_iter=1000, warm_start=True).fit(X, y)
     coef = model.coef_.copy()
@@ -225,22 +210,17 @@ def test_same_model_whatever_the_thread_count():
     X, y = make_classification(n_samples=3000, n_features=40, n_informative=10, n_classes=5,
                                random_state=1)
     fits = []
-    previous = pysoftmax.get_num_threads()
-    try:
-        for threads in (1, 2, 3):
-            pysoftmax.set_num_threads(threads)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                fits.append(SoftmaxRegression(max_iter=40).fit(X.astype(np.float32), y))
-    finally:
-        pysoftmax.set_num_threads(previous)
+    for threads in (1, 2, 3):
+        with using_threads(threads), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(SoftmaxRegression(max_iter=40).fit(X.astype(np.float32), y))
     for other in fits[1:]:
         assert np.array_equal(other.coef_, fits[0].coef_)
         assert np.array_equal(other.intercept_, fits[0].intercept_)
 
 
 def test_pickle_keeps_predictions_bit_identical():
-    X, y = _digits()
+    X, y = scaled_digits()
     model = SoftmaxRegression(max_iter=500).fit(X.astype(np.float32), y)
     clone = pickle.loads(pickle.dumps(model))
     for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):

@@ -1,5 +1,5 @@
-"""SoftmaxRegression's solvers "gd" and "sgd" and partial_fit: convergence to the lbfgs optimum
-on digits (the issue's 5%), stopping rules, determinism and thread counts, float32, partial_fit's
+"""SoftmaxRegression's solvers "gd" and "sgd" and partial_fit: convergence to within 5% of the
+lbfgs optimum on digits, stopping rules, determinism and thread counts, float32, partial_fit's
 semantics (classes, unseen labels, missing classes, state across calls), early stopping, verbose
 output, the layers' contracts (fit's callback, the solvers' one signature, partial_fit's stream
 given to the Objective's constructor), warm start across solvers, pickling, and the pictures of
@@ -18,15 +18,16 @@ pytest.importorskip("sklearn")
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.utils import check_random_state  # noqa: E402
-from test_regression import _digits, objective  # noqa: E402
 
 import pysoftmax  # noqa: E402
 from pysoftmax import SoftmaxRegression  # noqa: E402
 
+from helpers import objective, scaled_digits, using_threads  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def digits():
-    return _digits()
+    return scaled_digits()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def _quiet_fit(model, *args, **kwargs):
         return model.fit(*args, **kwargs)
 
 
-# ---- convergence: the issue's targets ------------------------------------------------------
+# ---- convergence: within 5% of the optimum ---------------------------------------------------
 
 # Default settings but max_iter = 300; a ConvergenceWarning would fail the test (warnings are
 # errors): each solver stops by its own rule before max_iter.
@@ -191,10 +192,8 @@ def test_same_model_whatever_the_thread_count(how):
                                random_state=1)
     X = X.astype(np.float32)
     models = []
-    previous = pysoftmax.get_num_threads()
-    try:
-        for threads in (1, 2):
-            pysoftmax.set_num_threads(threads)
+    for threads in (1, 2):
+        with using_threads(threads):
             model = SoftmaxRegression(solver="sgd" if how == "partial_fit" else how, max_iter=5,
                                       batch_size=1000, random_state=0)
             if how == "partial_fit":
@@ -203,8 +202,6 @@ def test_same_model_whatever_the_thread_count(how):
             else:
                 _quiet_fit(model, X, y)
             models.append(model)
-    finally:
-        pysoftmax.set_num_threads(previous)
     assert np.array_equal(models[0].coef_, models[1].coef_)
     assert np.array_equal(models[0].intercept_, models[1].intercept_)
     assert models[0].loss_curve_ == models[1].loss_curve_

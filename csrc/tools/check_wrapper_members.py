@@ -21,7 +21,8 @@ def used(path, rename=None):
 
 
 def main():
-    text = "\n".join(l for l in WRAPPER.read_text().splitlines() if not l.startswith("#define"))
+    text = "\n".join(line for line in WRAPPER.read_text().splitlines()
+                     if not line.startswith("#define"))
     listed = set(re.findall(r"PYSOFTMAX_WRAPPER_(?:TYPE|MEMBER)\((\w+)", text))
     required = set(re.findall(r"PYSOFTMAX_REQUIRE\((\w+)\);", text))
     names = set()
@@ -30,7 +31,8 @@ def main():
             names |= used(header)
     names |= used(CSRC / "linear_kernels.h", {"hsum": "hsum_t"})
     problems = [f"not listed in simd/wrapper.h: {n}" for n in sorted(names - listed)]
-    problems += [f"listed but never checked (PYSOFTMAX_REQUIRE): {n}" for n in sorted(listed - required)]
+    problems += [f"listed but never checked (PYSOFTMAX_REQUIRE): {n}"
+                 for n in sorted(listed - required)]
     for p in problems:
         print(p)
     print(f"{len(names)} members used, {len(listed)} listed, {len(required)} checked")

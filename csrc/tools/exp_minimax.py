@@ -17,11 +17,15 @@ def remez(n, iters=30):
     m = n - 1                                   # unknown coefficients c2..cn, plus the error E
     pts = [a + (b - a) * (1 - mp.cos(mp.pi * i / m)) / 2 for i in range(m + 1)]
     for _ in range(iters):
-        rows = [[x ** j for j in range(2, n + 1)] + [(-1) ** i * mp.exp(x)] for i, x in enumerate(pts)]
+        rows = [[x ** j for j in range(2, n + 1)] + [(-1) ** i * mp.exp(x)]
+                for i, x in enumerate(pts)]
         rhs = [mp.exp(x) - 1 - x for x in pts]
         sol = mp.lu_solve(mp.matrix(rows), mp.matrix(rhs))
         c = [sol[j] for j in range(m)]
-        err = lambda x, c=c: (1 + x + sum(cj * x ** (j + 2) for j, cj in enumerate(c))) * mp.exp(-x) - 1
+
+        def err(x, c=c):
+            return (1 + x + sum(cj * x ** (j + 2) for j, cj in enumerate(c))) * mp.exp(-x) - 1
+
         # locate the m+1 alternating extrema of the error on a fine grid, then refine each
         grid = [a + (b - a) * i / 4000 for i in range(4001)]
         vals = [err(x) for x in grid]
