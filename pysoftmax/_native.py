@@ -29,7 +29,6 @@ from ._layout import rows as _rows
 from ._linear import (  # noqa: F401
     LinearProblem,
     linear_cross_entropy,
-    rescan_blas_libraries,
     single_threaded_blas,
 )
 
