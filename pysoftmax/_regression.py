@@ -147,9 +147,14 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         learning_rate_init; "invscaling": learning_rate_init / (epochs + 1) ** power_t (counting
         epochs, not samples as MLPClassifier); "adaptive": divided by 5 whenever the stopping
         test fails (training stops once it is below 1e-6).
-    learning_rate_init : float, default=0.3
+    learning_rate_init : float or "auto", default="auto"
         The initial step size, in the standardised coordinates (so it suits any feature
-        scales).
+        scales). "auto": from the data at the first epoch, min(1 / L, (1 - momentum) batch
+        / E): L bounds the objective's curvature (half the largest eigenvalue of the
+        standardised rows' second moment, plus the penalty's), E is the mean squared norm of
+        a standardised row (about the number of features): the minibatch gradient's noise
+        then leaves the objective below the all-zero model's however many features there
+        are (1 / L alone for a batch of all the rows).
     power_t : float, default=0.5
         Exponent of "invscaling".
     momentum : float, default=0.9
@@ -211,7 +216,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         "solver": [StrOptions(set(SOLVERS))],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither"),
+                               StrOptions({"auto"})],
         "power_t": [Interval(numbers.Real, 0, None, closed="left")],
         "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
         "nesterov": ["boolean"],
@@ -223,7 +229,7 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     def __init__(self, *, C=1.0, fit_intercept=True, max_iter=100, tol=1e-4, class_weight=None,
                  warm_start=False, random_state=None, verbose=0, solver="lbfgs",
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.3,
+                 batch_size="auto", learning_rate="constant", learning_rate_init="auto",
                  power_t=0.5, momentum=0.9, nesterov=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, stream_size=None):
         self.C = C

@@ -181,7 +181,7 @@ def test_n_iter(solver):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("warm_start", [True, False])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_warm_start(solver, warm_start, fit_intercept):

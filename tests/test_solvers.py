@@ -154,10 +154,109 @@ def test_convergence_warning_when_max_iter_is_reached(digits, solver, unit, reas
 def test_sgd_learning_rate_too_large(digits):
     X, y = digits
     with pytest.warns(ConvergenceWarning, match=r"\(status=2\):\nthe objective \([\d.]+\) ended "
-                                                r"10% above its starting value.*too large"):
+                                                r"above its starting value.*too large"):
         SoftmaxRegression(solver="sgd", learning_rate_init=100.0, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="sgd diverged.*lower learning_rate_init"):
         SoftmaxRegression(solver="sgd", learning_rate_init=1e8, random_state=0).fit(X, y)
+
+
+def test_sgd_warns_whenever_it_ends_above_the_start(digits, optimum):
+    # From the optimum any noise is a loss: the objective ends above the start, a failure.
+    X, y = digits
+    model = SoftmaxRegression(C=0.1, tol=1e-8, max_iter=5000).fit(X, y)
+    model.set_params(solver="sgd", warm_start=True, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="ended above its starting value"):
+        model.fit(X, y)
+    assert objective(model, X, y, 0.1) > optimum[0.1]
+
+
+# ---- learning_rate_init="auto" -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def many_features():
+    return make_classification(20000, 200, n_informative=50, n_classes=5, random_state=0)
+
+
+def test_auto_learning_rate_on_many_features(many_features):
+    # 200 features: the step tuned on digits' 64 (0.3) ends above the all-zero model's
+    # objective log 5 (with a warning); "auto" scales the step down with the number of features.
+    X, y = many_features
+    model = SoftmaxRegression(solver="sgd", random_state=0).fit(X, y)    # no warning
+    lbfgs = SoftmaxRegression().fit(X, y)
+    assert model.loss_curve_[-1] < 1.3 < np.log(5)
+    assert model.loss_curve_[-1] < 1.15 * lbfgs.loss_curve_[-1]
+    with pytest.warns(ConvergenceWarning, match="ended above its starting value"):
+        fixed = SoftmaxRegression(solver="sgd", learning_rate_init=0.3, random_state=0).fit(X, y)
+    assert fixed.loss_curve_[-1] > np.log(5)
+
+
+def test_auto_learning_rate_on_digits_keeps_the_test_accuracy():
+    # the demo's split: as accurate on the test images as the step tuned on digits (0.3)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
+                                                        stratify=y)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    for C in (0.1, 1.0):
+        params = dict(C=C, solver="sgd", max_iter=300, random_state=0)
+        auto = SoftmaxRegression(**params).fit(X_train, y_train)
+        tuned = SoftmaxRegression(learning_rate_init=0.3, **params).fit(X_train, y_train)
+        assert auto.score(X_test, y_test) >= tuned.score(X_test, y_test) >= 0.97
+
+
+def test_auto_learning_rate_rule(digits):
+    # min(1 / L, (1 - momentum) batch / E), against the exact eigenvalue
+    from pysoftmax._regression_objective import FeatureScaling, Objective
+    from pysoftmax._regression_solvers import auto_learning_rate
+
+    X, y = digits
+    X = X[:1500] * np.linspace(0.5, 20, 64)                     # any scales: the same step
+    objective = Objective(X, y[:1500].astype(np.int64), np.ones(1500), 0.1, True, 10)
+    scaling = FeatureScaling.of(objective)
+    z = np.hstack([(X - scaling.mean) / scaling.scale, np.ones((1500, 1))])
+    second = z.T @ z / 1500
+    penalty = np.append(10.0 / 1500 / scaling.scale ** 2, 0.0)        # alpha / (S s_j^2)
+    curvature = np.linalg.eigvalsh(0.5 * second + np.diag(penalty))[-1]
+    expected = np.trace(second)
+    for batch, momentum in ((200, 0.9), (1500, 0.9), (50, 0.0), (10, 0.5)):
+        rule = 1 / curvature if batch == 1500 else min(1 / curvature,
+                                                       (1 - momentum) * batch / expected)
+        got = auto_learning_rate(objective, scaling, batch, momentum)
+        assert abs(got / rule - 1) < 0.01, (batch, momentum)
+    # on 64 features the curvature holds at 200 rows a batch, the noise term at 50
+    assert auto_learning_rate(objective, scaling, 200, 0.9) == pytest.approx(1 / curvature,
+                                                                             rel=0.01)
+    assert auto_learning_rate(objective, scaling, 50, 0.9) < 0.9 / curvature
+
+
+def test_auto_learning_rate_takes_a_chunk_of_a_stream_as_a_minibatch(many_features):
+    # 150 rows in one batch: as a data set, full-batch steps (1 / L); as partial_fit's chunk,
+    # a sample of the stream, whose noise on 200 features bounds the step far below that
+    from pysoftmax._regression_objective import FeatureScaling, Objective, Stream
+    from pysoftmax._regression_solvers import auto_learning_rate
+
+    X, y = many_features
+    rows = (X[:150], y[:150].astype(np.int64), np.ones(150), 1.0, True, 5)
+    whole, chunk = Objective(*rows), Objective(*rows, stream=Stream())
+    full = auto_learning_rate(whole, FeatureScaling.of(whole), 150, 0.9)
+    sample = auto_learning_rate(chunk, FeatureScaling.of(chunk), 150, 0.9)
+    assert sample == pytest.approx(0.1 * 150 / 201, rel=0.01) and sample < full / 5
+
+
+def test_sgd_stops_when_the_objective_stops_improving(digits):
+    X, y = digits
+    loose = SoftmaxRegression(solver="sgd", tol=1e-2, max_iter=300, random_state=0).fit(X, y)
+    tight = SoftmaxRegression(solver="sgd", tol=1e-5, max_iter=300, random_state=0).fit(X, y)
+    assert loose.n_iter_[0] < tight.n_iter_[0] < 300
+    curve = loose.loss_curve_
+    # MLPClassifier's rule: stopped after n_iter_no_change + 1 = 11 epochs each failing to
+    # decrease the objective by tol below the best before it
+    failed = [curve[t] > min(curve[:t]) - 1e-2 for t in range(1, len(curve))]
+    assert failed[-11:] == [True] * 11 and not all(failed[-12:])
 
 
 # ---- determinism, threads, dtypes ----------------------------------------------------------
@@ -521,7 +620,8 @@ def test_warm_start_across_solvers(digits):
     start = model.loss_curve_[-1]
     model.set_params(solver="sgd", warm_start=True, max_iter=300, random_state=0,
                      learning_rate_init=0.03)
-    model.fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="ended above its starting value"):
+        model.fit(X, y)                                          # noise: above the optimum
     assert model.loss_curve_[0] < 1.02 * start                   # began at the lbfgs optimum
     cold = _quiet_fit(SoftmaxRegression(solver="sgd", max_iter=1, random_state=0), X, y)
     assert cold.loss_curve_[0] > 2 * start
