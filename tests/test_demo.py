@@ -55,8 +55,8 @@ def test_demo_without_the_extras_names_every_missing_package(tmp_path, capsys, m
     assert main(["demo", "--repeat", "1", "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
     messages = [line for line in out.splitlines() if "missing" in line]
-    assert messages == ["(missing scikit-learn, scipy, matplotlib, tqdm, of the extras: pip "
-                        "install 'pysoftmax[sklearn,plot]'; skipping the digits demo)"]
+    assert messages == [("(missing scikit-learn, scipy, matplotlib, tqdm, of the extras: pip "
+                         "install 'pysoftmax[sklearn,plot]'; skipping the digits demo)")]
     assert "softmax regression on scikit-learn's digits" not in out
     assert "-- kernels against the NumPy reference" in out      # the rest of the demo runs
     assert not out_dir.exists()                                 # no pictures, no directory

@@ -1,6 +1,8 @@
-"""SoftmaxRegression: scikit-learn's objective and API (check_estimator), parity with
-LogisticRegression on digits and iris, the binary case against binary logistic regression,
-dtypes, weights, warm start, determinism, pickling and errors."""
+"""SoftmaxRegression: scikit-learn's objective and API (check_estimator, and the cases of
+scikit-learn's test_logistic.py that apply: n_iter_, max_iter, sparsify, the warning's words),
+parity with LogisticRegression on digits and iris (at the default tol too), the binary case
+against binary logistic regression, dtypes, weights, warm start, determinism, pickling and
+errors."""
 
 import pickle
 import subprocess

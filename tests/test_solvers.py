@@ -1,9 +1,10 @@
-"""SoftmaxRegression's solvers "gd" and "sgd" and partial_fit: convergence to the lbfgs optimum
-on digits (the issue's 5%), stopping rules, determinism and thread counts, float32, partial_fit's
-semantics (classes, unseen labels, missing classes, state across calls), early stopping, verbose
-output, the layers' contracts (fit's callback, the solvers' one signature, partial_fit's stream
-given to the Objective's constructor), warm start across solvers, pickling, and the pictures of
-such models."""
+"""SoftmaxRegression's solvers "gd" and "sgd" and partial_fit: convergence to the lbfgs optimum on
+digits (the issue's 5%), stopping rules and warnings, the step of learning_rate_init="auto"
+(many features, digits' test accuracy, the rule), determinism and thread counts, float32,
+partial_fit's semantics (classes, unseen labels, missing classes, state across calls), early
+stopping, verbose output, the layers' contracts (fit's callback, the solvers' one signature,
+partial_fit's stream given to the Objective's constructor), warm start across solvers, pickling,
+and the pictures of such models."""
 
 import pickle
 import sys
