@@ -1,5 +1,5 @@
-"""Command line: ``python -m pysoftmax demo``, ``python -m pysoftmax config`` and
-``python -m pysoftmax bench``."""
+"""Command line: ``python -m pysoftmax demo``, ``python -m pysoftmax config``,
+``python -m pysoftmax bench`` and ``python -m pysoftmax --version``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pysoftmax.bench import cli
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pysoftmax", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"pysoftmax {pysoftmax.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _demo.add_parser(sub)
     c = sub.add_parser("config", help="print the build and runtime configuration")

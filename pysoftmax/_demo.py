@@ -3,6 +3,8 @@ digits against LogisticRegression, and a timing of the kernels against the NumPy
 
 from __future__ import annotations
 
+import importlib
+import os
 import time
 
 import numpy as np
@@ -14,9 +16,7 @@ from pysoftmax.bench.timing import median_seconds
 def _digits_comparison(out, repeat):
     """SoftmaxRegression's solvers against LogisticRegression on scikit-learn's digits (fit
     times: medians of `repeat` after one untimed fit); writes templates.png and loss_curve.png
-    into `out`."""
-    import os
-
+    into `out` (a directory)."""
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
@@ -117,8 +117,41 @@ def _kernel_table(shapes, repeat):
           f"{shapes[0][1]}): {err:.2f} ULP")
 
 
+# The packages of the extras the digits comparison needs ('pysoftmax[sklearn,plot]'), by the
+# names pip installs them under; tqdm only draws verbose fits' progress bars.
+_EXTRAS = {"scikit-learn": "sklearn", "scipy": "scipy", "matplotlib": "matplotlib", "tqdm": "tqdm"}
+_NEEDED = ("scikit-learn", "scipy", "matplotlib")
+
+
+def _missing_extras():
+    """The packages of _EXTRAS that do not import, in its order."""
+    missing = []
+    for package, module in _EXTRAS.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(package)
+    return missing
+
+
+def _output_directory(out):
+    """Creates `out` (and its parents) if needed; SystemExit, before any work, if it cannot be
+    created or written to."""
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise SystemExit(f"demo: --out {out}: cannot create the directory "
+                         f"({e.strerror or e})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise SystemExit(f"demo: --out {out}: the directory is not writable")
+
+
 def demo(args):
     t_start = time.perf_counter()
+    missing = _missing_extras()
+    digits = not any(package in missing for package in _NEEDED)
+    if digits:
+        _output_directory(args.out)
     np.set_printoptions(precision=4, suppress=True)
     print("pysoftmax", pysoftmax.__version__)
     pysoftmax.show_config()
@@ -134,12 +167,10 @@ def demo(args):
     print("cross_entropy([[2, 1, 0.1]], [0])        =",
           round(pysoftmax.cross_entropy(np.array([[2.0, 1.0, 0.1]]), np.array([0])), 6))
 
-    try:
-        import matplotlib  # noqa: F401
-        import sklearn  # noqa: F401
-    except ImportError as e:
-        print(f"\n(skipping the digits demo: {e}; pip install 'pysoftmax[sklearn,plot]')")
-    else:
+    if missing:
+        print(f"\n(missing {', '.join(missing)}, of the extras: pip install "
+              f"'pysoftmax[sklearn,plot]'{'' if digits else '; skipping the digits demo'})")
+    if digits:
         _digits_comparison(args.out, min(3, args.repeat))
 
     _kernel_table([(4096, 1000), (65536, 10)], args.repeat)
@@ -152,6 +183,7 @@ def add_parser(sub):
     d = sub.add_parser("demo", help="a short showcase: the API, softmax regression on digits "
                                     "against scikit-learn, a timing against NumPy")
     d.add_argument("--repeat", type=int, default=15, help="timings: median of this many runs")
-    d.add_argument("--out", default=".", help="directory for templates.png and loss_curve.png")
+    d.add_argument("--out", default=".", help="directory for templates.png and loss_curve.png "
+                                              "(created if needed)")
     d.set_defaults(func=demo)
     return d

@@ -60,6 +60,8 @@ def plot_templates(model_or_coef: Any, image_shape: Sequence[SupportsIndex], *,
     coef = getattr(model_or_coef, "coef_", model_or_coef)
     if coef is model_or_coef and hasattr(model_or_coef, "fit"):
         raise ValueError("model_or_coef: the model is not fitted (no coef_); call fit first")
+    if hasattr(coef, "toarray"):                       # a sparsified model's scipy.sparse coef_
+        coef = coef.toarray()
     coef = np.asarray(coef)
     if coef.ndim != 2 or coef.shape[0] < 1 or coef.dtype.kind not in "iuf":
         raise ValueError(f"model_or_coef: expected a (K, d) array of real weights or a fitted "

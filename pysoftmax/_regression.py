@@ -33,12 +33,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 try:
+    from scipy import sparse
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model._base import SparseCoefMixin
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
     from sklearn.utils._param_validation import Interval, StrOptions
     from sklearn.utils.class_weight import compute_class_weight
+    from sklearn.utils.extmath import safe_sparse_dot
     from sklearn.utils.multiclass import check_classification_targets, unique_labels
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 except ImportError as e:  # pragma: no cover - exercised only without the extra
@@ -55,7 +58,27 @@ __all__ = ["SoftmaxRegression"]
 _CLASS_WEIGHT_TAKES_SAMPLE_WEIGHT = (
     "sample_weight" in inspect.signature(compute_class_weight).parameters)
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+
+def _convergence_warning(solver, result, max_iter):
+    """The ConvergenceWarning of a solve that did not converge, in the words of scikit-learn's
+    (sklearn.utils.optimize._check_optimize_result, LogisticRegression's lbfgs)."""
+    unit = "epoch(s)" if solver == "sgd" else "iteration(s)"
+    message = (f"{solver} failed to converge after {result.n_iter} {unit} "
+               f"(status={result.status}):\n{result.message}\n")
+    if result.n_iter == max_iter:
+        message += (f"\nIncrease the number of iterations to improve the convergence "
+                    f"(max_iter={max_iter}).")
+    message += ("\nYou might also want to scale the data as shown in:\n"
+                "    https://scikit-learn.org/stable/modules/preprocessing.html")
+    warnings.warn(message, ConvergenceWarning, stacklevel=4)
+
+
+def _dense(coef):
+    """coef_ as an ndarray, also after sparsify()."""
+    return coef.toarray() if sparse.issparse(coef) else coef
+
+
+class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression, a drop-in for scikit-learn's
     ``LogisticRegression`` (multinomial, L2 penalty) trained by the fused linear +
     cross-entropy kernels of pysoftmax.
@@ -74,14 +97,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Learn b (unpenalised); False: b = 0.
     max_iter : int, default=100
         Maximum number of iterations ("lbfgs", "gd") or epochs ("sgd"); reaching it warns
-        (ConvergenceWarning).
+        (ConvergenceWarning). 0: no iteration, the start is returned, with that warning
+        ("lbfgs" and "gd": unless the start passes the gradient test), as LogisticRegression.
     tol : float, default=1e-4
         Stopping tolerance. "lbfgs" and "gd" stop when the largest component of the gradient
-        (with respect to W and b) of the objective divided by S is <= tol, as
-        LogisticRegression ("gd" also when the objective stops decreasing: relative decrease
-        <= 64 eps). "sgd", as MLPClassifier: when for more than n_iter_no_change consecutive
-        epochs the objective divided by S has not decreased by tol (with early_stopping: the
-        validation accuracy has not increased by tol).
+        of the objective divided by S, with respect to W and b (the original coordinates,
+        not the solver's), is <= tol: LogisticRegression's test (SciPy's pgtol), checked at the
+        start and after each iteration ("lbfgs": at two consecutive iterations, as its
+        gradient is not monotone; also on SciPy's ftol 64 eps, as LogisticRegression; "gd":
+        also when the objective stops decreasing, relative decrease <= 64 eps). "sgd", as
+        MLPClassifier: when for more than n_iter_no_change consecutive epochs the objective
+        divided by S has not decreased by tol (with early_stopping: the validation accuracy
+        has not increased by tol).
     class_weight : dict, "balanced" or None
         Weights of the classes, multiplied into the sample weights ("balanced": n_samples /
         (n_classes * count of the class), weighted by sample_weight when given; not for
@@ -108,9 +135,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         learning_rate_init; "invscaling": learning_rate_init / (epochs + 1) ** power_t (counting
         epochs, not samples as MLPClassifier); "adaptive": divided by 5 whenever the stopping
         test fails (training stops once it is below 1e-6).
-    learning_rate_init : float, default=0.3
+    learning_rate_init : float or "auto", default="auto"
         The initial step size, in the standardised coordinates (so it suits any feature
-        scales).
+        scales). "auto": from the data at the first epoch, min(1 / L, (1 - momentum) batch
+        / E): L bounds the objective's curvature (half the largest eigenvalue of the
+        standardised rows' second moment, plus the penalty's), E is the mean squared norm of
+        a standardised row (about the number of features): the minibatch gradient's noise
+        then leaves the objective below the all-zero model's however many features there
+        are (1 / L alone for a batch of all the rows).
     power_t : float, default=0.5
         Exponent of "invscaling".
     momentum : float, default=0.9
@@ -141,8 +173,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray (K,)
     n_features_in_, feature_names_in_
         As in scikit-learn.
-    n_iter_ : int
-        Iterations ("lbfgs", "gd") or epochs ("sgd"); each partial_fit call adds one.
+    n_iter_ : ndarray of shape (1,), int32
+        Iterations ("lbfgs", "gd") or epochs ("sgd"), at most max_iter, as LogisticRegression's;
+        each partial_fit call adds one.
     loss_curve_ : list of float
         The objective divided by S after each iteration or epoch (with early stopping: on the
         training part; partial_fit appends its chunk's estimate of it).
@@ -150,6 +183,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "sgd" with early_stopping: the validation accuracy after each epoch; else None.
     best_validation_score_ : float or None
         Its best value (the returned parameters'); else None.
+
+    ``sparsify()`` and ``densify()`` convert coef_ to a scipy.sparse CSR matrix and back, as
+    scikit-learn's linear models (predictions work on either; fit and partial_fit densify).
 
     Training runs on pysoftmax's threads (``pysoftmax.set_num_threads``); the result does not
     depend on their number. For a binary problem decision_function returns the log-odds of
@@ -168,7 +204,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "solver": [StrOptions(set(SOLVERS))],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither"),
+                               StrOptions({"auto"})],
         "power_t": [Interval(numbers.Real, 0, None, closed="left")],
         "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
         "nesterov": ["boolean"],
@@ -180,7 +217,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, C=1.0, fit_intercept=True, max_iter=100, tol=1e-4, class_weight=None,
                  warm_start=False, random_state=None, verbose=0, solver="lbfgs",
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.3,
+                 batch_size="auto", learning_rate="constant", learning_rate_init="auto",
                  power_t=0.5, momentum=0.9, nesterov=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, stream_size=None):
         self.C = C
@@ -236,7 +273,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         theta0 = np.zeros(objective.size)
         if (self.warm_start and getattr(self, "coef_", None) is not None
                 and self.coef_.shape == (len(classes), X.shape[1])):
-            theta0 = objective.pack(self.coef_, self.intercept_)
+            theta0 = objective.pack(_dense(self.coef_), self.intercept_)
         # The solvers' own BLAS calls are tiny (vectors of K * d), and the fused kernels run on
         # pysoftmax's threads: BLAS threads would only spin and take the cores from them
         # (measured on 2 cores: a digits fit takes 1.15 s with them, 0.04 s without).
@@ -244,12 +281,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             result = SOLVERS[self.solver](objective, theta0, self._solver_options(rng, validation))
             stream = objective.stream
         if not result.converged:
-            unit = "epoch(s)" if self.solver == "sgd" else "iteration(s)"
-            warnings.warn(f"{self.solver} failed to converge after {result.n_iter} {unit}: "
-                          f"{result.message}.", ConvergenceWarning, stacklevel=3)
+            _convergence_warning(self.solver, result, self.max_iter)
         self.classes_ = classes
         self._set_parameters(objective, result.theta)
-        self.n_iter_ = result.n_iter
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.loss_curve_ = result.loss_curve
         self.validation_scores_ = result.validation_scores
         self.best_validation_score_ = result.best_validation_score
@@ -306,16 +341,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             objective = Objective(X, y_codes.astype(np.int64), sw, self.C, self.fit_intercept,
                                   len(known), stream=stream, stream_size=self.stream_size)
             theta = (np.zeros(objective.size) if first
-                     else objective.pack(self.coef_, self.intercept_))
+                     else objective.pack(_dense(self.coef_), self.intercept_))
             theta, loss = sgd_epoch(objective, theta, optimizer)
         self.classes_ = known
         self._set_parameters(objective, theta)
-        self.n_iter_ = 1 if first else self.n_iter_ + 1
+        self.n_iter_ = np.array([1 if first else int(self.n_iter_[0]) + 1], dtype=np.int32)
         self.loss_curve_ = [loss] if first else list(self.loss_curve_) + [loss]
         if first:
             self.validation_scores_ = self.best_validation_score_ = None
         self._stream, self._sgd = objective.stream, optimizer
-        Progress(self.verbose, "partial_fit").update(self.n_iter_, loss)
+        Progress(self.verbose, "partial_fit").update(int(self.n_iter_[0]), loss)
         return self
 
     def _validation_split(self, y_codes, k, rng):
@@ -356,7 +391,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _scores(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
-        return X @ self.coef_.T + self.intercept_
+        return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Scores X W^T + b (n_samples, K); for K = 2 the log-odds of classes_[1] (n_samples,)."""

@@ -147,6 +147,12 @@ class Objective:
         return self._moments
 
     @property
+    def chunk(self):
+        """Whether these rows are a chunk of a stream (given `stream`): a sample of the data,
+        as a minibatch is."""
+        return self._stream is not None
+
+    @property
     def stream(self):
         """The Stream of the rows seen so far, these included (for a data set on its own, a
         stream that begins with it)."""

@@ -7,6 +7,9 @@ Every solver in SOLVERS has one signature,
 and runs in the coordinates of FeatureScaling. "lbfgs": SciPy's L-BFGS-B; "gd": gradient descent
 with an Armijo line search; "sgd": epochs of minibatch SGD with momentum (SGD, MLPClassifier's
 update), whose state partial_fit continues one epoch at a time (`sgd_epoch`).
+
+A SolverResult's status follows SciPy's L-BFGS-B codes, as scikit-learn reports them: 0 the
+stopping rule ended the solve, 1 max_iter was reached, 2 any other failure.
 """
 
 from __future__ import annotations
@@ -20,11 +23,9 @@ from scipy.optimize import minimize
 from ._regression_objective import FeatureScaling
 from ._regression_progress import Progress
 
-__all__ = ["SGD", "SOLVERS", "SolverOptions", "SolverResult", "sgd_epoch"]
+__all__ = ["SGD", "SOLVERS", "SolverOptions", "SolverResult", "auto_learning_rate", "sgd_epoch"]
 
 _FTOL = 64 * np.finfo(float).eps    # "the objective stopped decreasing" (lbfgs's ftol too)
-_MORE_ITERATIONS = (
-    "; increase max_iter or scale the data (e.g. sklearn.preprocessing.StandardScaler)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +35,8 @@ class SolverOptions:
 
     max_iter: iterations ("lbfgs", "gd") or epochs ("sgd"). tol: the stopping tolerance.
     verbose: > 0 reports progress. random_state: a numpy RandomState ("sgd" draws the order of
-    the rows from it). batch_size ... n_iter_no_change: the settings of SGD. validation:
+    the rows from it). batch_size ... n_iter_no_change: the settings of SGD
+    (learning_rate_init "auto": auto_learning_rate). validation:
     (X, y codes, sample weights or None) held out for "sgd"'s early stopping, or None.
     """
 
@@ -44,7 +46,7 @@ class SolverOptions:
     random_state: np.random.RandomState | None = None
     batch_size: int | str = "auto"
     learning_rate: str = "constant"
-    learning_rate_init: float = 0.3
+    learning_rate_init: float | str = "auto"
     power_t: float = 0.5
     momentum: float = 0.9
     nesterov: bool = True
@@ -54,30 +56,53 @@ class SolverOptions:
 
 @dataclasses.dataclass
 class SolverResult:
-    """theta: the solution; n_iter: iterations or epochs; loss_curve: the objective (divided by
-    S) after each; converged and message: whether the solver's stopping rule ended it, and how.
-    "sgd" only: validation_scores and best_validation_score (early stopping), and optimizer, its
-    SGD (for partial_fit to continue)."""
+    """theta: the solution; n_iter: iterations or epochs (at most max_iter); loss_curve: the
+    objective (divided by S) after each; status (the module's codes) and message: how the solve
+    ended. "sgd" only: validation_scores and best_validation_score (early stopping), and
+    optimizer, its SGD (for partial_fit to continue)."""
 
     theta: np.ndarray
     n_iter: int
     loss_curve: list
-    converged: bool
+    status: int
     message: str
     validation_scores: list | None = None
     best_validation_score: float | None = None
     optimizer: SGD | None = None
 
+    @property
+    def converged(self):
+        return self.status == 0
+
+
+def _gradient_test(grad, tol):
+    """LogisticRegression's stopping test (SciPy's pgtol without bounds): the largest component
+    of the gradient of the objective divided by S, with respect to W and b, is <= tol."""
+    return np.max(np.abs(grad), initial=0.0) <= tol
+
 
 def solve_lbfgs(objective, theta0, options):
     """SciPy's L-BFGS-B with LogisticRegression's options (maxls 50, ftol 64 eps), run in the
-    coordinates of FeatureScaling. It stops, as LogisticRegression, when the largest
-    component of the gradient of the objective (divided by S, with respect to W and b) is
-    <= tol."""
+    coordinates of FeatureScaling, with LogisticRegression's stopping test (_gradient_test, in
+    the original coordinates W and b, not in those of the solver). A start that passes it
+    takes no iteration (max_iter=0 takes none either); after that, the test must pass at two
+    consecutive iterations: the gradient of L-BFGS's iterates is not monotone, and one below
+    tol is often followed by larger ones, still far from the optimum. A last iteration that
+    passes it is converged."""
     scaling = FeatureScaling.of(objective)
-    curve, last = [], {}
+    u0 = scaling.u(theta0)
+    value0, grad0 = objective.loss_grad(scaling.theta(u0))
+    if _gradient_test(grad0, options.tol):
+        return SolverResult(theta0, 0, [], 0, "the gradient is below tol")
+    if options.max_iter == 0:
+        return SolverResult(theta0, 0, [], 1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
+    curve, passes, last = [], [], {"u": u0, "grad": grad0}
+    start = [(value0, scaling.gradient(grad0))]     # SciPy's first evaluation is at u0
 
     def fun(u):
+        if start and np.array_equal(u, u0):
+            return start.pop()
+        start.clear()
         value, grad = objective.loss_grad(scaling.theta(u))
         last["u"], last["grad"] = u.copy(), grad
         return value, scaling.gradient(grad)
@@ -86,18 +111,20 @@ def solve_lbfgs(objective, theta0, options):
         curve.append(float(intermediate_result.fun))
         if options.verbose:
             print(f"lbfgs iteration {len(curve)}: objective {curve[-1]:.10g}")
-        if (np.array_equal(intermediate_result.x, last["u"])
-                and np.max(np.abs(last["grad"]), initial=0.0) <= options.tol):
+        passes.append(bool(np.array_equal(intermediate_result.x, last["u"])
+                           and _gradient_test(last["grad"], options.tol)))
+        if passes[-2:] == [True, True]:
             raise StopIteration
 
-    res = minimize(fun, scaling.u(theta0), method="L-BFGS-B", jac=True, callback=callback,
+    res = minimize(fun, u0, method="L-BFGS-B", jac=True, callback=callback,
                    options={"maxiter": options.max_iter, "maxls": 50, "gtol": 0.0,
                             "ftol": _FTOL})
     message = res.message if isinstance(res.message, str) else res.message.decode()
-    converged = res.status == 0 or res.status == 99       # 99: the callback's gradient test
-    if not converged:
-        message += _MORE_ITERATIONS
-    return SolverResult(scaling.theta(res.x), int(res.nit), curve, converged, message)
+    status = 0 if res.status == 99 else int(res.status)     # 99: the callback's gradient test
+    if status == 1 and passes and passes[-1]:
+        status, message = 0, "the gradient is below tol"
+    n_iter = min(int(res.nit), options.max_iter)
+    return SolverResult(scaling.theta(res.x), n_iter, curve[:n_iter], status, message)
 
 
 def solve_gd(objective, theta0, options):
@@ -105,17 +132,17 @@ def solve_gd(objective, theta0, options):
     (those of lbfgs), the step t from a backtracking (Armijo) line search: each iteration
     tries twice the last accepted step, halving it until f decreases by at least
     1e-4 t ||grad||^2. Stops when the largest component of the gradient with respect to W and
-    b is <= tol (lbfgs's test), or when the objective stops decreasing (relative decrease
-    <= 64 eps, or no step decreases it: the rounding floor; not a failure)."""
+    b is <= tol (lbfgs's test, _gradient_test), or when the objective stops decreasing (relative
+    decrease <= 64 eps, or no step decreases it: the rounding floor; not a failure)."""
     scaling = FeatureScaling.of(objective)
     u = scaling.u(theta0)
     f, grad = objective.loss_grad(scaling.theta(u))
     step, curve, n_iter = 1.0, [], 0
-    converged, message = False, "the maximum number of iterations was reached" + _MORE_ITERATIONS
+    status, message = 1, "the maximum number of iterations was reached"
     with Progress(options.verbose, "gd", options.max_iter, "iteration") as progress:
         while True:
-            if np.max(np.abs(grad), initial=0.0) <= options.tol:
-                converged, message = True, "the gradient is below tol"
+            if _gradient_test(grad, options.tol):
+                status, message = 0, "the gradient is below tol"
                 break
             if n_iter >= options.max_iter:
                 break
@@ -132,7 +159,7 @@ def solve_gd(objective, theta0, options):
                     f_new = None                    # no step moves u: the rounding floor
                     break
             if f_new is None:
-                converged, message = True, "no step decreases the objective"
+                status, message = 0, "no step decreases the objective"
                 break
             decrease = (f - f_new) / max(abs(f), abs(f_new), 1.0)
             u, f, grad = u_new, f_new, grad_new
@@ -140,9 +167,57 @@ def solve_gd(objective, theta0, options):
             curve.append(float(f))
             progress.update(n_iter, f)
             if decrease <= _FTOL:
-                converged, message = True, "the objective stopped decreasing"
+                status, message = 0, "the objective stopped decreasing"
                 break
-    return SolverResult(scaling.theta(u), n_iter, curve, converged, message)
+    return SolverResult(scaling.theta(u) if n_iter else theta0, n_iter, curve, status, message)
+
+
+def auto_learning_rate(objective, scaling, batch, momentum):
+    """The step of SGD for learning_rate_init "auto", from the data, in the coordinates of
+    `scaling` (rows z: the standardised features, and a 1 for the intercept):
+
+        min(1 / L,  (1 - momentum) batch / E)
+
+    (1 / L for a batch of all the rows of a data set; a chunk of partial_fit's stream is a
+    sample, as a minibatch):
+
+    - L bounds the curvature of the objective: the largest eigenvalue of E[z z^T] / 2 (the
+      softmax cross-entropy's Hessian is at most 1/2) plus the penalty's diagonal
+      alpha / (S s_j^2), by power iteration on evenly spaced rows. Full-batch steps below 1 / L
+      are stable, with momentum too.
+    - E = E[||z||^2] (the features' standardised second moments summed, plus 1 for the
+      intercept) sets the noise of a minibatch's gradient: at a constant step, SGD's excess
+      objective is about lr / (1 - momentum) * E / batch * r / 4, r = E||p - y||^2 <= 2, so
+      the bound keeps it below 1/2 per row whatever the number of features, under the
+      all-zero model's log K.
+    Both are the same for weights as for repeated rows.
+    """
+    moments = objective.moments()
+    offset = moments.mean - scaling.mean                     # 0 with an intercept
+    expected = (float(np.sum((moments.var + offset * offset) / scaling.scale ** 2))
+                + (1.0 if scaling.fit_intercept else 0.0))
+    d = scaling.d
+    rows = np.unique(np.linspace(0, objective.n - 1,
+                                 min(objective.n, 2048, max(batch, (1 << 21) // (d + 1))))
+                     .astype(np.int64))
+    z = (objective.X[rows].astype(np.float64) - scaling.mean) / scaling.scale
+    penalty = objective.alpha / objective.S / scaling.scale ** 2
+    if scaling.fit_intercept:
+        z = np.hstack([z, np.ones((len(rows), 1))])
+        penalty = np.append(penalty, 0.0)
+    w = np.abs(np.asarray(objective.sample_weight, dtype=np.float64)[rows])
+    w *= 0.5 / max(float(w.sum()), np.finfo(float).tiny)
+    v, curvature = np.full(z.shape[1], 1.0 / math.sqrt(z.shape[1])), 0.0
+    for _ in range(20):
+        v = z.T @ (w * (z @ v)) + penalty * v
+        curvature = float(np.linalg.norm(v))
+        if curvature == 0.0:
+            break
+        v /= curvature
+    step = 1.0 / curvature if curvature > 0 else 1.0
+    if batch < objective.n or objective.chunk:
+        step = min(step, max(1.0 - momentum, 1e-3) * batch / max(expected, 1.0))
+    return step
 
 
 class SGD:
@@ -157,12 +232,14 @@ class SGD:
     the stopping rule of MLPClassifier to the training objective, or to the validation score:
     no improvement by tol for more than n_iter_no_change epochs stops, or with "adaptive"
     divides the learning rate by 5 (stopping once it is below 1e-6); "invscaling" sets it to
-    learning_rate_init / (epochs + 1) ** power_t. The settings are those of a SolverOptions.
+    learning_rate_init / (epochs + 1) ** power_t. The settings are those of a SolverOptions;
+    learning_rate_init "auto" is set by auto_learning_rate at the first epoch, from its data.
     """
 
     def __init__(self, options):
         self.batch_size, self.schedule = options.batch_size, options.learning_rate
-        self.lr0 = self.lr = options.learning_rate_init
+        auto = isinstance(options.learning_rate_init, str)
+        self.lr0 = self.lr = None if auto else options.learning_rate_init
         self.power_t, self.momentum = options.power_t, options.momentum
         self.nesterov = options.nesterov
         self.n_iter_no_change, self.tol = options.n_iter_no_change, options.tol
@@ -176,6 +253,8 @@ class SGD:
         """One pass over objective's rows in a new random order, in batches; the new theta."""
         n = objective.n
         batch = min(n, 200 if self.batch_size == "auto" else self.batch_size)
+        if self.lr0 is None:
+            self.lr0 = self.lr = auto_learning_rate(objective, scaling, batch, self.momentum)
         u = scaling.u(theta)
         v = np.zeros_like(u) if self.velocity is None else scaling.u(self.velocity)
         order = self.rng.permutation(n) if batch < n else None
@@ -238,14 +317,14 @@ def solve_sgd(objective, theta0, options):
     """Epochs of a new SGD in the coordinates of FeatureScaling, up to max_iter. The objective
     is evaluated (in full) after each epoch: loss_curve and the stopping test. With
     options.validation (held out for early stopping) the test is on its accuracy, and the
-    parameters of the best epoch are returned. Ending with an objective 10% above the starting
-    one is a failure (the learning rate is too large)."""
+    parameters of the best epoch are returned. Returning parameters whose objective is above
+    that of the start is a failure (status 2: the learning rate is too large)."""
     optimizer, validation = SGD(options), options.validation
     scaling = FeatureScaling.of(objective)
     start = objective.value(theta0)
     theta, curve, scores = theta0, [], []
-    best_theta, best_score = theta0, -np.inf
-    converged, message = False, "the maximum number of epochs was reached" + _MORE_ITERATIONS
+    best_theta, best_score, best_loss = theta0, -np.inf, start
+    status, message = 1, "the maximum number of epochs was reached"
     with Progress(options.verbose, "sgd", options.max_iter) as progress:
         for epoch in range(1, options.max_iter + 1):
             theta = optimizer.epoch(objective, theta, scaling)
@@ -255,20 +334,22 @@ def solve_sgd(objective, theta0, options):
                 score = _accuracy(objective, theta, *validation)
                 scores.append(score)
                 if score > best_score:
-                    best_theta, best_score = theta, score
+                    best_theta, best_score, best_loss = theta, score, curve[-1]
             progress.update(epoch, curve[-1], score)
             if optimizer.end_epoch(curve[-1], score):
-                converged = True
+                status = 0
                 message = (f"the {'validation score' if validation else 'training objective'}"
                            f" did not improve by tol for {optimizer.n_iter_no_change} epochs")
                 break
-    if curve and curve[-1] > 1.1 * start:
-        converged = False
-        message = (f"the objective ({curve[-1]:.6g}) ended 10% above its starting value "
-                   f"({start:.6g}): learning_rate_init ({optimizer.lr0:g}) is too large")
     if validation is not None:
         theta = best_theta
-    return SolverResult(theta, len(curve), curve, converged, message,
+    final = best_loss if validation is not None else (curve[-1] if curve else start)
+    if final > start:
+        status = 2
+        message = (f"the objective ({final:.6g}) ended above its starting value ({start:.6g}): "
+                   f"the learning rate ({optimizer.lr0:g}) is too large for this data; lower "
+                   f"learning_rate_init")
+    return SolverResult(theta, len(curve), curve, status, message,
                         scores if validation is not None else None,
                         best_score if validation is not None else None, optimizer)
 

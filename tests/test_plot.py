@@ -112,3 +112,16 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", blocked)
     with pytest.raises(ImportError, match=r"pip install 'pysoftmax\[plot\]'"):
         pysoftmax.plot_templates(np.ones((2, 4)), (2, 2))
+
+
+def test_templates_of_a_sparsified_model():
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    model = pysoftmax.SoftmaxRegression(C=0.01).fit(X[:300], y[:300]).sparsify()
+    fig = pysoftmax.plot_templates(model, (8, 8))
+    dense = pysoftmax.plot_templates(model.densify(), (8, 8))
+    got = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    want = [ax.images[0].get_array() for ax in dense.axes if ax.images]
+    assert len(got) == 10 and all(np.array_equal(a, b) for a, b in zip(got, want))

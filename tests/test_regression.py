@@ -1,6 +1,8 @@
-"""SoftmaxRegression: scikit-learn's objective and API (check_estimator), parity with
-LogisticRegression on digits and iris, the binary case against binary logistic regression,
-dtypes, weights, warm start, determinism, pickling and errors."""
+"""SoftmaxRegression: scikit-learn's objective and API (check_estimator, and the cases of
+scikit-learn's test_logistic.py that apply: n_iter_, max_iter, sparsify, the warning's words),
+parity with LogisticRegression on digits and iris (at the default tol too), the binary case
+against binary logistic regression, dtypes, weights, warm start, determinism, pickling and
+errors."""
 
 import pickle
 import subprocess
@@ -19,7 +21,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from pysoftmax import SoftmaxRegression  # noqa: E402
+from pysoftmax import SoftmaxRegression, reference  # noqa: E402
 
 from helpers import objective, scaled_digits, using_threads  # noqa: E402
 
@@ -70,6 +72,274 @@ def test_binary_is_logistic_regression(rng):
     np.testing.assert_allclose(ours.predict_proba(X), binary.predict_proba(X), atol=1e-6)
 
 
+# ---- scikit-learn's own cases (sklearn/linear_model/tests/test_logistic.py), ported --------
+
+SOLVERS = ("lbfgs", "gd", "sgd")
+TINY_X, TINY_Y1, TINY_Y2 = [[-1, 0], [0, 1], [1, 1]], [0, 1, 1], [2, 1, 0]
+
+
+def _check_predictions(clf, X, y):
+    n_samples = len(y)
+    classes = np.unique(y)
+    clf.fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, classes)
+    assert clf.predict(X).shape == (n_samples,)
+    np.testing.assert_array_equal(clf.predict(X), y)
+    probabilities = clf.predict_proba(X)
+    assert probabilities.shape == (n_samples, len(classes))
+    np.testing.assert_allclose(probabilities.sum(axis=1), np.ones(n_samples))
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_predict_2_and_3_classes(solver):
+    params = dict(solver=solver, random_state=0)
+    _check_predictions(SoftmaxRegression(**params), TINY_X, TINY_Y1)
+    _check_predictions(SoftmaxRegression(C=100, **params), TINY_X, TINY_Y1)
+    _check_predictions(SoftmaxRegression(fit_intercept=False, **params), TINY_X, TINY_Y1)
+    _check_predictions(SoftmaxRegression(C=10, **params), TINY_X, TINY_Y2)
+
+
+def test_sparsify():
+    # sklearn's test_sparsify, on dense X (fit and predict take dense X only)
+    from scipy import sparse
+
+    iris = load_iris()
+    X = StandardScaler().fit_transform(iris.data)
+    target = iris.target_names[iris.target]
+    clf = SoftmaxRegression().fit(X, target)
+    pred_d_d = clf.decision_function(X)
+    proba = clf.predict_proba(X)
+    assert clf.sparsify() is clf
+    assert sparse.issparse(clf.coef_) and clf.coef_.format == "csr"
+    assert clf.coef_.shape == (3, 4) and clf.coef_.dtype == np.float64
+    np.testing.assert_array_almost_equal(clf.decision_function(X), pred_d_d)
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[np.argmax(proba, axis=1)])
+    clone = pickle.loads(pickle.dumps(clf))
+    assert clf.densify() is clf
+    assert isinstance(clf.coef_, np.ndarray)
+    np.testing.assert_array_almost_equal(clf.decision_function(X), pred_d_d)
+    np.testing.assert_array_almost_equal(clone.decision_function(X), pred_d_d)
+    # warm start and partial_fit continue from a sparsified model
+    clone.set_params(warm_start=True).fit(X, target)
+    assert isinstance(clone.coef_, np.ndarray) and clone.n_iter_[0] < 5
+    clone.sparsify().partial_fit(X, target)
+    assert isinstance(clone.coef_, np.ndarray)
+    with pytest.raises(NotFittedError, match="must be fitted before sparsifying"):
+        SoftmaxRegression().sparsify()
+
+
+def test_write_parameters():
+    clf = SoftmaxRegression().fit(TINY_X, TINY_Y1)
+    clf.coef_[:] = 0
+    clf.intercept_[:] = 0
+    np.testing.assert_array_almost_equal(clf.decision_function(TINY_X), 0)
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 3, 4])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_max_iter(max_iter, solver):
+    X, y_bin = load_iris(return_X_y=True)
+    y_bin[y_bin == 2] = 0
+    model = SoftmaxRegression(max_iter=max_iter, tol=1e-15, random_state=0, solver=solver)
+    with pytest.warns(ConvergenceWarning, match=f"{solver} failed to converge"):
+        model.fit(X, y_bin)
+    assert model.n_iter_[0] == max_iter
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_n_iter(solver):
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y_bin = np.where(y == 2, 0, y)
+    model = SoftmaxRegression(tol=1e-2, solver=solver, random_state=42)
+    for target in (y_bin, y):
+        model.fit(X, target)
+        assert model.n_iter_.shape == (1,) and model.n_iter_.dtype == np.int32
+        assert 0 < model.n_iter_[0] <= 100
+        assert len(model.loss_curve_) == model.n_iter_[0]
+    stream = SoftmaxRegression(random_state=0)
+    for calls in (1, 2, 3):
+        stream.partial_fit(X, y, classes=[0, 1, 2])
+        assert stream.n_iter_.shape == (1,) and stream.n_iter_.dtype == np.int32
+        assert stream.n_iter_[0] == calls == len(stream.loss_curve_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("warm_start", [True, False])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_warm_start(solver, warm_start, fit_intercept):
+    # A 1-iteration second fit on the same data gives almost the same result with warm
+    # starting, and quite a different one without.
+    X, y = load_iris(return_X_y=True)
+    clf = SoftmaxRegression(tol=1e-4, warm_start=warm_start, solver=solver, random_state=0,
+                            fit_intercept=fit_intercept)
+    clf.fit(X, y)
+    coef_1 = clf.coef_
+    clf.max_iter = 1
+    clf.fit(X, y)
+    cum_diff = np.sum(np.abs(coef_1 - clf.coef_))
+    assert (cum_diff < 2.0) if warm_start else (cum_diff > 2.0)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_zero_max_iter(solver):
+    # max_iter=0: the state right after initialisation, no iteration (LogisticRegression's
+    # lbfgs takes one step even then; here no solver does), and a ConvergenceWarning.
+    X, y = load_iris(return_X_y=True)
+    y = y == 2
+    with pytest.warns(ConvergenceWarning, match=rf"{solver} failed to converge after 0 "):
+        clf = SoftmaxRegression(solver=solver, max_iter=0).fit(X, y)
+    assert clf.n_iter_[0] == 0 and clf.loss_curve_ == []
+    np.testing.assert_allclose(clf.coef_, np.zeros_like(clf.coef_))
+    np.testing.assert_allclose(clf.decision_function(X), np.zeros(X.shape[0]))
+    np.testing.assert_allclose(clf.predict_proba(X), np.full((X.shape[0], 2), 0.5))
+    assert clf.score(X, y) < 0.7
+
+
+def test_start_that_passes_the_test_takes_no_iteration():
+    # as SciPy's L-BFGS-B in LogisticRegression: the gradient test is checked at the start
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegression(tol=1e-6, max_iter=1000, warm_start=True).fit(X, y)
+    for max_iter in (1000, 0):
+        model.set_params(max_iter=max_iter, tol=1e-3)
+        coef = model.coef_.copy()
+        model.fit(X, y)                                        # no ConvergenceWarning
+        assert model.n_iter_[0] == 0 and np.array_equal(model.coef_, coef)
+
+
+def _distance_to_optimum(estimator, X, y, C):
+    """(largest coefficient or intercept error, relative objective gap) of estimator's fit at
+    the default tol, against its fit at tol 1e-10; each estimator's own objective."""
+    def value(model):
+        w, b = np.asarray(model.coef_, dtype=np.float64), model.intercept_.astype(np.float64)
+        if w.shape[0] == 1:                                       # binary LogisticRegression
+            z = X @ w[0] + b[0]
+            ce = np.sum(np.logaddexp(0, z) - (y == model.classes_[1]) * z)
+        else:
+            ce = reference.linear_cross_entropy(X, w, b, np.searchsorted(model.classes_, y),
+                                                reduction="sum", return_grad=False)
+        return ce + 0.5 * float(np.sum(w * w)) / C
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)    # LogisticRegression on iris
+        fit = estimator(C=C).fit(X, y)
+    best = estimator(C=C, tol=1e-10, max_iter=100000).fit(X, y)
+    error = max(np.abs(fit.coef_ - best.coef_).max(),
+                np.abs(fit.intercept_ - best.intercept_).max())
+    return error, value(fit) / value(best) - 1
+
+
+@pytest.mark.parametrize("problem", ["digits", "iris", "binary"])
+def test_default_tol_as_accurate_as_logistic_regression(problem):
+    # At the default tol, as close to the optimum as LogisticRegression, in coefficients and
+    # objective (README: the table). On exactly collinear features (make_classification's
+    # redundant ones) the standardised coordinates can leave more in the data's null space.
+    if problem == "digits":
+        (X, y), C = scaled_digits(), 0.1
+    elif problem == "iris":
+        (X, y), C = load_iris(return_X_y=True), 1.0
+    else:
+        (X, y), C = make_classification(n_samples=1000, n_features=20, random_state=0), 1.0
+    ours = _distance_to_optimum(SoftmaxRegression, X, y, C)
+    theirs = _distance_to_optimum(LogisticRegression, X, y, C)
+    assert ours[0] <= theirs[0] and ours[1] <= theirs[1], (ours, theirs)
+
+
+def test_convergence_warning_is_logistic_regressions():
+    # the text of LogisticRegression's lbfgs warning, but its pointer to LogisticRegression's
+    # documentation
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning) as ours:
+        SoftmaxRegression(max_iter=3).fit(X, y)
+    with pytest.warns(ConvergenceWarning) as theirs:
+        LogisticRegression(max_iter=3).fit(X, y)
+    text = str(theirs[0].message)
+    expected = text[:text.index("\nPlease also refer to the documentation")]
+    assert str(ours[0].message) == expected
+    assert ours[0].filename == __file__                        # the caller's line
+
+
+def test_solvers_converge_to_the_same_result():
+    # sklearn's test_logistic_regression_solvers, at tol 1e-6 for gd and lbfgs (standardised
+    # coordinates take collinear features elsewhere than LogisticRegression's at 1e-4: in the
+    # data's null space, where the predictions do not see it); the binary LogisticRegression
+    # of 2C at its defaults
+    for seed in range(3):
+        X, y = make_classification(n_samples=200, n_features=10, n_informative=5,
+                                   random_state=seed)
+        params = dict(C=0.1, fit_intercept=False, random_state=seed)
+        lbfgs = SoftmaxRegression(tol=1e-6, **params).fit(X, y).coef_
+        gd = SoftmaxRegression(solver="gd", tol=1e-6, max_iter=1000, **params).fit(X, y).coef_
+        np.testing.assert_allclose(lbfgs, gd, atol=1e-3, rtol=1e-4)
+        binary = LogisticRegression(C=0.2, fit_intercept=False).fit(X, y).coef_[0]
+        default = SoftmaxRegression(**params).fit(X, y).coef_
+        np.testing.assert_allclose(default[1] - default[0], binary, atol=1e-3, rtol=1e-4)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_solvers_converge_to_the_same_result_multiclass(fit_intercept):
+    X, y = make_classification(n_samples=20, n_features=20, n_informative=10, n_classes=3,
+                               random_state=0)
+    params = dict(fit_intercept=fit_intercept, tol=1e-8, random_state=42)
+    fits = {"lbfgs": SoftmaxRegression(max_iter=200, **params).fit(X, y),
+            "gd": SoftmaxRegression(solver="gd", max_iter=5000, **params).fit(X, y),
+            "sklearn": LogisticRegression(max_iter=200, **params).fit(X, y)}
+    for a, b, atol in (("lbfgs", "sklearn", 0.0), ("lbfgs", "gd", 1e-5)):    # gd: at 1e-8
+        np.testing.assert_allclose(fits[a].coef_, fits[b].coef_, rtol=1e-3, atol=atol,
+                                   err_msg=f"{a}, {b}")
+        if fit_intercept:
+            np.testing.assert_allclose(fits[a].intercept_, fits[b].intercept_, rtol=1e-3,
+                                       atol=atol)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_dtype_match(fit_intercept):
+    X_32, X_64 = np.array(TINY_X, dtype=np.float32), np.array(TINY_X, dtype=np.float64)
+    y_32, y_64 = np.array(TINY_Y1, dtype=np.float32), np.array(TINY_Y1, dtype=np.float64)
+    model = SoftmaxRegression(random_state=42, tol=5e-4, fit_intercept=fit_intercept)
+    lr_32 = sklearn.base.clone(model).fit(X_32, y_32)
+    lr_64 = sklearn.base.clone(model).fit(X_64, y_64)
+    assert lr_32.coef_.dtype == np.float32 and lr_64.coef_.dtype == np.float64
+    np.testing.assert_allclose(lr_32.coef_, lr_64.coef_.astype(np.float32),
+                               atol=2 * 1.72 * 5e-4)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_multinomial_identifiability_on_iris(solver, fit_intercept):
+    # the maximum of the L2-penalised likelihood has sum_k coef_k = 0
+    iris = load_iris()
+    clf = SoftmaxRegression(C=len(iris.data), solver=solver, fit_intercept=fit_intercept,
+                            max_iter=1000)
+    clf.fit(StandardScaler().fit_transform(iris.data), iris.target_names[iris.target])
+    np.testing.assert_allclose(clf.coef_.sum(axis=0), 0, atol=1e-10)
+    if fit_intercept:
+        assert clf.intercept_.sum(axis=0) == pytest.approx(0, abs=1e-11)
+
+
+@pytest.mark.parametrize("class_weight", [{0: 1.0, 1: 10.0, 2: 1.0}, "balanced"])
+def test_sample_weight_not_modified(class_weight):
+    X, y = load_iris(return_X_y=True)
+    W = np.ones(len(X))
+    W[:len(X) // 2] = 2
+    expected = W.copy()
+    SoftmaxRegression(class_weight=class_weight, max_iter=200).fit(X, y, sample_weight=W)
+    np.testing.assert_allclose(expected, W)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_c_inf_no_warning(solver):
+    X, y = make_classification(n_samples=100, n_redundant=0, random_state=42)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        SoftmaxRegression(C=np.inf, solver=solver).fit(X, y)
+
+
 # ---- dtypes, labels, attributes ------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -81,7 +351,7 @@ def test_training_dtype_is_kept(dtype):
     assert model.coef_.dtype == dtype and model.intercept_.dtype == dtype
     assert model.predict_proba(X.astype(dtype)).dtype == dtype
     assert model.coef_.shape == (10, 64) and model.intercept_.shape == (10,)
-    assert model.n_features_in_ == 64 and model.n_iter_ == 30 and len(model.loss_curve_) == 30
+    assert model.n_features_in_ == 64 and model.n_iter_[0] == 30 and len(model.loss_curve_) == 30
 
 
 def test_float32_reaches_the_float64_optimum():
@@ -100,7 +370,7 @@ def test_any_labels_and_loss_curve():
     assert list(model.classes_) == ["setosa", "versicolor", "virginica"]
     assert model.predict(X).dtype == names.dtype and model.score(X, names) > 0.95
     curve = np.array(model.loss_curve_)
-    assert len(curve) == model.n_iter_ and np.all(np.diff(curve) <= 1e-12)
+    assert len(curve) == model.n_iter_[0] and np.all(np.diff(curve) <= 1e-12)
     np.testing.assert_allclose(curve[-1] * len(y), objective(model, X, names, 1.0), rtol=1e-9)
     np.testing.assert_allclose(model.predict_log_proba(X), np.log(model.predict_proba(X)),
                                rtol=1e-6, atol=1e-9)
@@ -185,7 +455,7 @@ def test_badly_scaled_features_converge_fast():
     X = X * [1.0, 1000.0, 0.001, 3.0]
     ours = SoftmaxRegression(tol=1e-6, max_iter=5000).fit(X, y)
     sk = LogisticRegression(tol=1e-10, max_iter=10000).fit(X, y)
-    assert ours.n_iter_ < 150
+    assert ours.n_iter_[0] < 150
     assert objective(ours, X, y, 1.0) <= objective(sk, X, y, 1.0) * (1 + 1e-6)
 
 
@@ -193,7 +463,7 @@ def test_convergence_warning_when_max_iter_is_reached():
     X, y = scaled_digits()
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge after 3 iteration"):
         model = SoftmaxRegression(max_iter=3).fit(X, y)
-    assert model.n_iter_ == 3
+    assert model.n_iter_[0] == 3
 
 
 def test_warm_start_continues():
@@ -202,7 +472,7 @@ def test_warm_start_continues():
     model = SoftmaxRegression(tol=1e-6, max_iter=1000, warm_start=True).fit(X, y)
     coef = model.coef_.copy()
     model.fit(X, y)
-    assert model.n_iter_ < first.n_iter_ / 3
+    assert model.n_iter_[0] < first.n_iter_[0] / 3
     np.testing.assert_allclose(model.coef_, coef, atol=1e-3)
 
 

@@ -1,9 +1,10 @@
-"""SoftmaxRegression's solvers "gd" and "sgd" and partial_fit: convergence to within 5% of the
-lbfgs optimum on digits, stopping rules, determinism and thread counts, float32, partial_fit's
-semantics (classes, unseen labels, missing classes, state across calls), early stopping, verbose
-output, the layers' contracts (fit's callback, the solvers' one signature, partial_fit's stream
-given to the Objective's constructor), warm start across solvers, pickling, and the pictures of
-such models."""
+"""SoftmaxRegression's solvers "gd" and "sgd" and partial_fit: convergence to within 5% of the lbfgs
+optimum on digits, stopping rules and warnings, the step of learning_rate_init="auto"
+(many features, digits' test accuracy, the rule), determinism and thread counts, float32,
+partial_fit's semantics (classes, unseen labels, missing classes, state across calls), early
+stopping, verbose output, the layers' contracts (fit's callback, the solvers' one signature,
+partial_fit's stream given to the Objective's constructor), warm start across solvers, pickling,
+and the pictures of such models."""
 
 import pickle
 import sys
@@ -61,7 +62,7 @@ def _quiet_fit(model, *args, **kwargs):
 def test_within_5_percent_of_lbfgs(digits, optimum, solver, C):
     X, y = digits
     model = SoftmaxRegression(solver=solver, C=C, max_iter=300, random_state=0).fit(X, y)
-    assert model.n_iter_ < 300
+    assert model.n_iter_[0] < 300
     assert objective(model, X, y, C) <= 1.05 * optimum[C]
     np.testing.assert_allclose(model.loss_curve_[-1] * len(y), objective(model, X, y, C),
                                rtol=1e-9)
@@ -71,7 +72,7 @@ def test_within_5_percent_of_lbfgs(digits, optimum, solver, C):
 def test_partial_fit_10_chunks_30_passes_within_5_percent(digits, optimum, C):
     X, y = digits
     model = _stream(SoftmaxRegression(C=C, random_state=0, stream_size=len(y)), X, y)
-    assert model.n_iter_ == 300 and len(model.loss_curve_) == 300
+    assert model.n_iter_[0] == 300 and len(model.loss_curve_) == 300
     assert objective(model, X, y, C) <= 1.05 * optimum[C]
 
 
@@ -120,7 +121,7 @@ def test_gd_stops_on_the_gradient_test(digits):
 
     X, y = digits
     model = SoftmaxRegression(solver="gd", C=0.1, tol=1e-3, max_iter=1000).fit(X, y)
-    assert 0 < model.n_iter_ < 1000
+    assert 0 < model.n_iter_[0] < 1000
     assert np.all(np.diff(model.loss_curve_) < 0)              # Armijo: every step decreases
     problem = Objective(X, y.astype(np.int64), np.ones(len(y)), 0.1, True, 10)
     grad = problem.loss_grad(problem.pack(model.coef_, model.intercept_))[1]
@@ -133,31 +134,126 @@ def test_gd_stops_when_the_objective_stops_decreasing(digits):
     X, y = digits
     X, y = X[y < 3].astype(np.float32), y[y < 3]
     model = SoftmaxRegression(solver="gd", C=0.1, tol=0.0, max_iter=20000).fit(X, y)
-    assert model.n_iter_ < 20000 and model.coef_.dtype == np.float32
+    assert model.n_iter_[0] < 20000 and model.coef_.dtype == np.float32
 
 
-@pytest.mark.parametrize("solver, unit", [("gd", "iteration"), ("sgd", "epoch")])
-def test_convergence_warning_when_max_iter_is_reached(digits, solver, unit):
+@pytest.mark.parametrize("solver, unit, reason", [
+    ("gd", "iteration", "the maximum number of iterations was reached"),
+    ("sgd", "epoch", "the maximum number of epochs was reached")])
+def test_convergence_warning_when_max_iter_is_reached(digits, solver, unit, reason):
+    # the words of LogisticRegression's lbfgs warning (test_regression checks them for lbfgs)
     X, y = digits
-    with pytest.warns(ConvergenceWarning,
-                      match=f"{solver} failed to converge after 2 {unit}.*increase max_iter"):
+    with pytest.warns(ConvergenceWarning) as record:
         model = SoftmaxRegression(solver=solver, max_iter=2, random_state=0).fit(X, y)
-    assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
+    assert model.n_iter_[0] == 2 and len(model.loss_curve_) == 2
+    assert str(record[0].message) == (
+        f"{solver} failed to converge after 2 {unit}(s) (status=1):\n{reason}\n\n"
+        f"Increase the number of iterations to improve the convergence (max_iter=2).\n"
+        f"You might also want to scale the data as shown in:\n"
+        f"    https://scikit-learn.org/stable/modules/preprocessing.html")
 
 
 def test_sgd_learning_rate_too_large(digits):
     X, y = digits
-    with pytest.warns(ConvergenceWarning, match=r"ended 10% above its starting value.*too large"):
+    with pytest.warns(ConvergenceWarning, match=r"\(status=2\):\nthe objective \([\d.]+\) ended "
+                                                r"above its starting value.*too large"):
         SoftmaxRegression(solver="sgd", learning_rate_init=100.0, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="sgd diverged.*lower learning_rate_init"):
         SoftmaxRegression(solver="sgd", learning_rate_init=1e8, random_state=0).fit(X, y)
+
+
+def test_sgd_warns_whenever_it_ends_above_the_start(digits, optimum):
+    # From the optimum any noise is a loss: the objective ends above the start, a failure.
+    X, y = digits
+    model = SoftmaxRegression(C=0.1, tol=1e-8, max_iter=5000).fit(X, y)
+    model.set_params(solver="sgd", warm_start=True, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="ended above its starting value"):
+        model.fit(X, y)
+    assert objective(model, X, y, 0.1) > optimum[0.1]
+
+
+# ---- learning_rate_init="auto" -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def many_features():
+    return make_classification(20000, 200, n_informative=50, n_classes=5, random_state=0)
+
+
+def test_auto_learning_rate_on_many_features(many_features):
+    # 200 features: the step tuned on digits' 64 (0.3) ends above the all-zero model's
+    # objective log 5 (with a warning); "auto" scales the step down with the number of features.
+    X, y = many_features
+    model = SoftmaxRegression(solver="sgd", random_state=0).fit(X, y)    # no warning
+    lbfgs = SoftmaxRegression().fit(X, y)
+    assert model.loss_curve_[-1] < 1.3 < np.log(5)
+    assert model.loss_curve_[-1] < 1.15 * lbfgs.loss_curve_[-1]
+    with pytest.warns(ConvergenceWarning, match="ended above its starting value"):
+        fixed = SoftmaxRegression(solver="sgd", learning_rate_init=0.3, random_state=0).fit(X, y)
+    assert fixed.loss_curve_[-1] > np.log(5)
+
+
+def test_auto_learning_rate_on_digits_keeps_the_test_accuracy():
+    # the demo's split: as accurate on the test images as the step tuned on digits (0.3)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
+                                                        stratify=y)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    for C in (0.1, 1.0):
+        params = dict(C=C, solver="sgd", max_iter=300, random_state=0)
+        auto = SoftmaxRegression(**params).fit(X_train, y_train)
+        tuned = SoftmaxRegression(learning_rate_init=0.3, **params).fit(X_train, y_train)
+        assert auto.score(X_test, y_test) >= tuned.score(X_test, y_test) >= 0.97
+
+
+def test_auto_learning_rate_rule(digits):
+    # min(1 / L, (1 - momentum) batch / E), against the exact eigenvalue
+    from pysoftmax._regression_objective import FeatureScaling, Objective
+    from pysoftmax._regression_solvers import auto_learning_rate
+
+    X, y = digits
+    X = X[:1500] * np.linspace(0.5, 20, 64)                     # any scales: the same step
+    objective = Objective(X, y[:1500].astype(np.int64), np.ones(1500), 0.1, True, 10)
+    scaling = FeatureScaling.of(objective)
+    z = np.hstack([(X - scaling.mean) / scaling.scale, np.ones((1500, 1))])
+    second = z.T @ z / 1500
+    penalty = np.append(10.0 / 1500 / scaling.scale ** 2, 0.0)        # alpha / (S s_j^2)
+    curvature = np.linalg.eigvalsh(0.5 * second + np.diag(penalty))[-1]
+    expected = np.trace(second)
+    for batch, momentum in ((200, 0.9), (1500, 0.9), (50, 0.0), (10, 0.5)):
+        rule = 1 / curvature if batch == 1500 else min(1 / curvature,
+                                                       (1 - momentum) * batch / expected)
+        got = auto_learning_rate(objective, scaling, batch, momentum)
+        assert abs(got / rule - 1) < 0.01, (batch, momentum)
+    # on 64 features the curvature holds at 200 rows a batch, the noise term at 50
+    assert auto_learning_rate(objective, scaling, 200, 0.9) == pytest.approx(1 / curvature,
+                                                                             rel=0.01)
+    assert auto_learning_rate(objective, scaling, 50, 0.9) < 0.9 / curvature
+
+
+def test_auto_learning_rate_takes_a_chunk_of_a_stream_as_a_minibatch(many_features):
+    # 150 rows in one batch: as a data set, full-batch steps (1 / L); as partial_fit's chunk,
+    # a sample of the stream, whose noise on 200 features bounds the step far below that
+    from pysoftmax._regression_objective import FeatureScaling, Objective, Stream
+    from pysoftmax._regression_solvers import auto_learning_rate
+
+    X, y = many_features
+    rows = (X[:150], y[:150].astype(np.int64), np.ones(150), 1.0, True, 5)
+    whole, chunk = Objective(*rows), Objective(*rows, stream=Stream())
+    full = auto_learning_rate(whole, FeatureScaling.of(whole), 150, 0.9)
+    sample = auto_learning_rate(chunk, FeatureScaling.of(chunk), 150, 0.9)
+    assert sample == pytest.approx(0.1 * 150 / 201, rel=0.01) and sample < full / 5
 
 
 def test_sgd_stops_when_the_objective_stops_improving(digits):
     X, y = digits
     loose = SoftmaxRegression(solver="sgd", tol=1e-2, max_iter=300, random_state=0).fit(X, y)
     tight = SoftmaxRegression(solver="sgd", tol=1e-5, max_iter=300, random_state=0).fit(X, y)
-    assert loose.n_iter_ < tight.n_iter_ < 300
+    assert loose.n_iter_[0] < tight.n_iter_[0] < 300
     curve = loose.loss_curve_
     # MLPClassifier's rule: stopped after n_iter_no_change + 1 = 11 epochs each failing to
     # decrease the objective by tol below the best before it
@@ -238,7 +334,7 @@ def test_partial_fit_needs_classes_on_the_first_call(digits):
     model.partial_fit(X[:100], y[:100], classes=np.arange(10))
     model.partial_fit(X[100:200], y[100:200])                         # later: optional
     model.partial_fit(X[200:300], y[200:300], classes=list(range(10)))  # or the same
-    assert model.n_iter_ == 3
+    assert model.n_iter_[0] == 3
     with pytest.raises(ValueError, match=r"`classes=\[0, 1\]` is not the same as on the last"):
         model.partial_fit(X[:100], y[:100], classes=[0, 1])
 
@@ -250,7 +346,7 @@ def test_partial_fit_rejects_unseen_labels(digits):
     with pytest.raises(ValueError, match=r"y contains labels not in classes \[0, 1, 2, 3, 4\]: "
                                          r"\[7, 9\]"):
         model.partial_fit(X[(y == 7) | (y == 9) | (y == 0)], y[(y == 7) | (y == 9) | (y == 0)])
-    assert np.array_equal(model.coef_, coef) and model.n_iter_ == 1     # nothing changed
+    assert np.array_equal(model.coef_, coef) and model.n_iter_[0] == 1     # nothing changed
     with pytest.raises(ValueError, match="X has 63 features, but SoftmaxRegression is "
                                          "expecting 64"):
         model.partial_fit(X[:10, :63], y[:10])
@@ -294,10 +390,10 @@ def test_partial_fit_keeps_the_optimizer_state(digits):
 def test_partial_fit_after_fit_continues(digits):
     X, y = digits
     model = SoftmaxRegression(C=0.1, tol=1e-8, max_iter=5000).fit(X, y)
-    before, n_iter = objective(model, X, y, 0.1), model.n_iter_
+    before, n_iter = objective(model, X, y, 0.1), model.n_iter_[0]
     model.set_params(learning_rate_init=0.01)
     model.partial_fit(X[:200], y[:200])                       # no classes needed
-    assert model.n_iter_ == n_iter + 1 and len(model.loss_curve_) == n_iter + 1
+    assert model.n_iter_[0] == n_iter + 1 and len(model.loss_curve_) == n_iter + 1
     assert objective(model, X, y, 0.1) < before * 1.01        # a small step from the optimum
     assert model._stream.rows == len(y) + 200                 # the stream began with fit's data
 
@@ -325,10 +421,11 @@ def test_early_stopping_restores_the_best_epoch():
                   learning_rate_init=0.05, n_iter_no_change=5, tol=0.0)
     model = SoftmaxRegression(**params).fit(X, y)
     scores = model.validation_scores_
-    assert model.n_iter_ < 500 and len(scores) == len(model.loss_curve_) == model.n_iter_
+    n_iter = model.n_iter_[0]
+    assert n_iter < 500 and len(scores) == len(model.loss_curve_) == n_iter
     best = int(np.argmax(scores))
     assert model.best_validation_score_ == scores[best] == max(scores)
-    assert best + 1 + 5 < model.n_iter_ <= best + 1 + 6    # stopped 6 epochs after the best
+    assert best + 1 + 5 < n_iter <= best + 1 + 6             # stopped 6 epochs after the best
     assert model.loss_curve_[-1] < model.loss_curve_[best]  # training went on improving
     # the returned parameters are those after epoch best + 1, not the last ones: their
     # training objective is loss_curve_[best], their held-out accuracy the best score
@@ -429,7 +526,7 @@ def test_fit_callback_sees_every_evaluation(digits, monkeypatch, params, dtype):
     # the callback changes nothing, and runs once per evaluation of the whole objective
     assert np.array_equal(model.coef_, reference_fit.coef_)
     assert model.loss_curve_ == reference_fit.loss_curve_
-    assert len(calls) == counts["loss_grad"] + counts["value"] > model.n_iter_
+    assert len(calls) == counts["loss_grad"] + counts["value"] > model.n_iter_[0]
     if params.get("early_stopping"):
         train, _ = model._validation_split(y, 10, check_random_state(0))
         X, y, sw = X[train], y[train], sw[train]
@@ -521,13 +618,14 @@ def test_warm_start_across_solvers(digits):
     start = model.loss_curve_[-1]
     model.set_params(solver="sgd", warm_start=True, max_iter=300, random_state=0,
                      learning_rate_init=0.03)
-    model.fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="ended above its starting value"):
+        model.fit(X, y)                                          # noise: above the optimum
     assert model.loss_curve_[0] < 1.02 * start                   # began at the lbfgs optimum
     cold = _quiet_fit(SoftmaxRegression(solver="sgd", max_iter=1, random_state=0), X, y)
     assert cold.loss_curve_[0] > 2 * start
     model.set_params(solver="gd", tol=1e-3)
     model.fit(X, y)                                              # from the sgd solution
-    assert model.n_iter_ < 50
+    assert model.n_iter_[0] < 50
     model.set_params(solver="lbfgs", tol=1e-8)
     model.fit(X, y)
     assert model.loss_curve_[-1] <= start * (1 + 1e-9)

@@ -126,7 +126,7 @@ def train_pysoftmax(p, threads):
         pysoftmax.set_num_threads(previous)
     trace = [(t - t0,) + tuple(rest) for t, *rest in trace]
     return Result("pysoftmax", pysoftmax.__version__, seconds, (model.coef_, model.intercept_),
-                  model.n_iter_, len(trace), trace)
+                  int(np.max(model.n_iter_)), len(trace), trace)
 
 
 def train_torch(p, threads):
