@@ -4,15 +4,13 @@ results never depend on the thread count).
 - fused (K <= _FUSED_MAX_CLASSES): csrc/linear.cpp computes the logits of a stripe of rows
   with its own register-tiled kernel, the loss and gradient in place, and adds the stripe's
   share of dW while its X rows are in L2; everything on pysoftmax's threads, GIL released.
-  Measured (2 threads, d = 784, float32): 87-137 GFLOP/s for K = 10-128, where NumPy's
-  OpenBLAS on the whole (N, K) problem reaches 25-70.
+  For these skinny products it beats a BLAS on the whole (N, K) problem (README, Design).
 - BLAS (larger K): chunks of rows whose logits take _CHUNK_BYTES; per chunk one GEMM for the
   logits (NumPy's matmul into a reused buffer), the cross-entropy kernel in place, one GEMM
   for the chunk's share of dW. OpenBLAS's result depends on its own thread count, so the
   GEMMs run with BLAS limited to one thread (threadpoolctl), cut into fixed blocks of classes
   that pysoftmax's threads share (_core.parallel_for; NumPy releases the GIL): the same result
-  on any number of threads, and as fast as OpenBLAS's own threads (measured: 4096x256 by 20000
-  classes).
+  on any number of threads, and as fast as OpenBLAS's own threads.
 
 The arguments reach _core as row views (pysoftmax._layout).
 """

@@ -69,7 +69,7 @@ struct Avx2F32 {
         const __m256i t = tail(n);
         return _mm256_blendv_ps(set1(fill), _mm256_maskload_ps(p, t), _mm256_castsi256_ps(t));
     }
-    // Not vmaskmovps: its store form is microcoded on AMD (Zen 3: ~10x a plain store).
+    // Not vmaskmovps: its store form is microcoded on AMD (about 10x a plain store).
     static void store_tail(T* p, size_t n, vec v) { store_part(p, n, v); }
     static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
     static vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
