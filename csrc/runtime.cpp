@@ -8,6 +8,11 @@
 #include <stdexcept>
 #include <thread>
 
+#if __has_include(<pthread.h>)
+#include <pthread.h>
+#define PYSOFTMAX_ATFORK 1
+#endif
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -80,6 +85,14 @@ int default_threads() {
     return std::max(1u, std::thread::hardware_concurrency());
 #endif
 }
+
+// Set in the child of a fork: the parent's pool does not exist there (libgomp would wait for
+// it forever), so the child runs every parallel region on its calling thread.
+std::atomic<bool> g_forked{false};
+#ifdef PYSOFTMAX_ATFORK
+[[maybe_unused]] const int g_atfork =
+    pthread_atfork(nullptr, nullptr, [] { g_forked.store(true); });
+#endif
 
 std::atomic<const Isa*> g_active{nullptr};
 std::atomic<int> g_threads{default_threads()};
@@ -232,7 +245,7 @@ bool have_openmp() {
 }
 
 void parallel_for(size_t n, void (*body)(const void*, size_t), const void* context) {
-    const size_t nt = std::min(n, size_t(get_num_threads()));
+    const size_t nt = g_forked.load() ? 1 : std::min(n, size_t(get_num_threads()));
     if (nt <= 1) {
         for (size_t i = 0; i < n; ++i) body(context, i);
         return;
