@@ -55,7 +55,9 @@ ActiveIsa active_isa();
 void set_isa(const std::string& name);  // validated against this CPU, as select_isa
 
 int get_num_threads();
-void set_num_threads(int n);  // n >= 1
+// The most threads set_num_threads accepts: 4 per CPU, or OpenMP's thread limit if smaller.
+int max_num_threads();
+void set_num_threads(int n);  // 1 <= n <= max_num_threads(), else std::invalid_argument
 bool have_openmp();
 
 // Calls body(i) once for every i in [0, n), i going to thread i mod t of

@@ -1,16 +1,19 @@
 """Threads: calls in a forked child (os.fork, multiprocessing, joblib) after the parent used
-several threads."""
+several threads, the bounds of set_num_threads, and the threads() context manager."""
 
 import hashlib
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
 import pysoftmax
+from pysoftmax import _core
 
 TIMEOUT = 120  # seconds a child may take before the test kills it and fails
 
@@ -33,12 +36,8 @@ def _digest(seed):
 @pytest.fixture
 def two_threads():
     """Two threads, used once in this process before the test forks."""
-    previous = pysoftmax.get_num_threads()
-    pysoftmax.set_num_threads(2)
-    try:
+    with pysoftmax.threads(2):
         yield _digest(0)
-    finally:
-        pysoftmax.set_num_threads(previous)
 
 
 def _wait(pid, timeout):
@@ -87,3 +86,61 @@ def test_joblib_multiprocessing_backend(two_threads):
     with joblib.parallel_backend("multiprocessing", n_jobs=2):
         got = joblib.Parallel(timeout=TIMEOUT)(joblib.delayed(_digest)(0) for _ in range(2))
     assert got == [two_threads, two_threads]
+
+
+def test_set_num_threads_accepts_its_whole_range():
+    top = pysoftmax.max_num_threads()
+    assert top >= 1
+    for n in (1, top):
+        with pysoftmax.threads(n):
+            assert pysoftmax.get_num_threads() == n
+
+
+@pytest.mark.parametrize("n", [0, -1, "max+1", 2**31, 2**64, 1.5, "2", None])
+def test_set_num_threads_rejects_what_is_out_of_range(n):
+    if n == "max+1":
+        n = pysoftmax.max_num_threads() + 1
+    previous = pysoftmax.get_num_threads()
+    with pytest.raises(ValueError, match=rf"^n: .* from 1 to {pysoftmax.max_num_threads()}"):
+        pysoftmax.set_num_threads(n)
+    assert pysoftmax.get_num_threads() == previous
+
+
+def test_core_rejects_what_is_out_of_range():
+    with pytest.raises(ValueError, match="n: "):
+        _core.set_num_threads(_core.max_num_threads() + 1)
+
+
+def test_threads_sets_and_restores():
+    previous = pysoftmax.get_num_threads()
+    with pysoftmax.threads(1):
+        assert pysoftmax.get_num_threads() == 1
+        with pysoftmax.threads(3):
+            assert pysoftmax.get_num_threads() == 3
+        assert pysoftmax.get_num_threads() == 1
+    assert pysoftmax.get_num_threads() == previous
+    with pytest.raises(RuntimeError), pysoftmax.threads(2):
+        raise RuntimeError
+    assert pysoftmax.get_num_threads() == previous
+    with pytest.raises(ValueError, match="^n: "), pysoftmax.threads(0):
+        pass
+    assert pysoftmax.get_num_threads() == previous
+    assert "threads" in pysoftmax.__all__
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 33, 100])
+def test_few_rows_on_the_most_threads(n):
+    # Rows go to threads in blocks of 16, at most one thread per block: the results are those
+    # of one thread.
+    x = np.random.default_rng(1).standard_normal((n, 4096))
+    want = pysoftmax.softmax(x)
+    with pysoftmax.threads(pysoftmax.max_num_threads()):
+        assert np.array_equal(pysoftmax.softmax(x), want)
+
+
+def test_the_default_count_is_in_range():
+    code = "import pysoftmax; print(pysoftmax.get_num_threads(), pysoftmax.max_num_threads())"
+    env = {**os.environ, "OMP_NUM_THREADS": "100000"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=TIMEOUT, check=True).stdout.split()
+    assert out[0] == out[1]
