@@ -354,5 +354,6 @@ PYBIND11_MODULE(_core, m) {
     m.def("set_isa", &set_isa, py::arg("name"), "Switch the active instruction set.");
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
+    m.def("max_num_threads", &max_num_threads, "The most threads set_num_threads accepts.");
     m.attr("openmp") = have_openmp();
 }

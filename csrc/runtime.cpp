@@ -8,6 +8,11 @@
 #include <stdexcept>
 #include <thread>
 
+#if __has_include(<pthread.h>)
+#include <pthread.h>
+#define PYSOFTMAX_ATFORK 1
+#endif
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -75,11 +80,20 @@ std::string forced_by_environment() {
 
 int default_threads() {
 #if defined(_OPENMP)
-    return std::max(1, omp_get_max_threads());
+    const int n = omp_get_max_threads();
 #else
-    return std::max(1u, std::thread::hardware_concurrency());
+    const int n = int(std::thread::hardware_concurrency());
 #endif
+    return std::min(std::max(1, n), max_num_threads());
 }
+
+// Set in the child of a fork: the parent's pool does not exist there (libgomp would wait for
+// it forever), so the child runs every parallel region on its calling thread.
+std::atomic<bool> g_forked{false};
+#ifdef PYSOFTMAX_ATFORK
+[[maybe_unused]] const int g_atfork =
+    pthread_atfork(nullptr, nullptr, [] { g_forked.store(true); });
+#endif
 
 std::atomic<const Isa*> g_active{nullptr};
 std::atomic<int> g_threads{default_threads()};
@@ -116,8 +130,8 @@ size_t split(size_t n, size_t t, size_t parts) {
 // Calls body(begin, end) on contiguous, static blocks of rows, one per thread.
 template <class F>
 void parallel_rows(size_t n, size_t k, const F& body) {
-    size_t nt = size_t(get_num_threads());
-    if (nt > n) nt = n;
+    // At most one thread per block of kRowAlign rows (the last block takes the remainder).
+    const size_t nt = std::min(size_t(get_num_threads()), n / kRowAlign);
     if (nt <= 1 || n * k < kMinParallelElements) {
         body(size_t(0), n);
         return;
@@ -216,9 +230,18 @@ void* thread_scratch(size_t bytes) {
     return b.p;
 }
 
+int max_num_threads() {
+    int n = 4 * int(std::max(1u, std::thread::hardware_concurrency()));
+#if defined(_OPENMP)
+    n = std::min(n, std::max(1, omp_get_thread_limit()));
+#endif
+    return n;
+}
+
 void set_num_threads(int n) {
-    if (n < 1)
-        throw std::invalid_argument("n: the number of threads must be >= 1, got " +
+    if (n < 1 || n > max_num_threads())
+        throw std::invalid_argument("n: the number of threads must be from 1 to " +
+                                    std::to_string(max_num_threads()) + ", got " +
                                     std::to_string(n));
     g_threads.store(n, std::memory_order_relaxed);
 }
@@ -232,7 +255,7 @@ bool have_openmp() {
 }
 
 void parallel_for(size_t n, void (*body)(const void*, size_t), const void* context) {
-    const size_t nt = std::min(n, size_t(get_num_threads()));
+    const size_t nt = g_forked.load() ? 1 : std::min(n, size_t(get_num_threads()));
     if (nt <= 1) {
         for (size_t i = 0; i < n; ++i) body(context, i);
         return;

@@ -15,7 +15,8 @@
 //
 // Threads: parallel_for runs every family's parallel work (the row kernels, the linear
 // driver's slots and its dW reduction, the blocks of the Python BLAS path) on one pool, OpenMP
-// when the build has it and std::thread otherwise.
+// when the build has it and std::thread otherwise. In the child of a fork (os.fork,
+// multiprocessing's "fork" context) every parallel_for runs on the calling thread.
 #pragma once
 
 #include <cstddef>
@@ -54,13 +55,15 @@ ActiveIsa active_isa();
 void set_isa(const std::string& name);  // validated against this CPU, as select_isa
 
 int get_num_threads();
-void set_num_threads(int n);  // n >= 1
+// The most threads set_num_threads accepts: 4 per CPU, or OpenMP's thread limit if smaller.
+int max_num_threads();
+void set_num_threads(int n);  // 1 <= n <= max_num_threads(), else std::invalid_argument
 bool have_openmp();
 
 // Calls body(i) once for every i in [0, n), i going to thread i mod t of
-// t = min(n, get_num_threads()) threads (the calling thread is one of them; with t = 1 all
-// run on it, in order). Returns when every call has. body must not throw. Callers choose n
-// and what each index computes so that results do not depend on t.
+// t = min(n, get_num_threads()) threads, or t = 1 in the child of a fork (the calling thread
+// is one of them; with t = 1 all run on it, in order). Returns when every call has. body must not
+// throw. Callers choose n and what each index computes so that results do not depend on t.
 void parallel_for(size_t n, void (*body)(const void* context, size_t i), const void* context);
 template <class F>
 void parallel_for(size_t n, const F& body) {

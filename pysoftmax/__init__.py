@@ -46,6 +46,8 @@ __all__ = [
     "show_config",
     "set_num_threads",
     "get_num_threads",
+    "max_num_threads",
+    "threads",
     "__version__",
 ]
 
@@ -234,12 +236,45 @@ def entropy(logits: ArrayLike, axis: Axis = -1, base: float | None = None) -> Re
     return _impl(logits).entropy(logits, axis, base)
 
 
+def max_num_threads() -> int:
+    """The most threads set_num_threads accepts: 4 per CPU, or OpenMP's thread limit if
+    smaller."""
+    return _core.max_num_threads()
+
+
 def set_num_threads(n: SupportsIndex) -> None:
-    """Set the number of threads the native kernels may use (small inputs use one)."""
-    n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"n: the number of threads must be >= 1, got {n}")
-    _core.set_num_threads(n)
+    """Set the number of threads the native kernels may use (small inputs use one), an integer
+    from 1 to max_num_threads(); anything else raises ValueError. In the child of a fork the
+    kernels run on the calling thread."""
+    top = _core.max_num_threads()
+    try:
+        count = operator.index(n)
+    except TypeError:
+        count = None
+    if count is None or not 1 <= count <= top:
+        raise ValueError(f"n: the number of threads must be an integer from 1 to {top}, got {n!r}")
+    _core.set_num_threads(count)
+
+
+@contextlib.contextmanager
+def threads(n: SupportsIndex) -> Iterator[int]:
+    """Run the block with `n` threads for the native kernels (as set_num_threads), then restore
+    the previous count, also when the block raises. Yields the count.
+
+    Example
+    -------
+    >>> import numpy as np, pysoftmax
+    >>> with pysoftmax.threads(1):
+    ...     p = pysoftmax.softmax(np.zeros((2, 3)))
+    >>> p[0].tolist() == [1 / 3] * 3
+    True
+    """
+    previous = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield get_num_threads()
+    finally:
+        set_num_threads(previous)
 
 
 def get_num_threads() -> int:

@@ -193,7 +193,7 @@ def test_threads_setting():
         assert pysoftmax.get_num_threads() == 3
         with pytest.raises(ValueError, match="n: the number of threads"):
             pysoftmax.set_num_threads(0)
-        with pytest.raises(TypeError):
+        with pytest.raises(ValueError, match="n: the number of threads"):
             pysoftmax.set_num_threads(1.5)
     finally:
         pysoftmax.set_num_threads(prev)
