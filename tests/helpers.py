@@ -29,7 +29,7 @@ def using_isa(name):
 
 def using_threads(n):
     """Runs the block with `n` threads for the native kernels, then restores the count."""
-    return _setting(pysoftmax.get_num_threads, pysoftmax.set_num_threads, n)
+    return pysoftmax.threads(n)
 
 
 def assert_same(got, want, **tol):
