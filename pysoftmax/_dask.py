@@ -35,6 +35,7 @@ from ._common import (
     normalize_axes,
     reduced_shape,
 )
+from ._regression_objective import Moments
 
 __all__ = ["is_dask_collection", "functions", "softmax", "log_softmax", "logsumexp",
            "cross_entropy", "cross_entropy_with_grad", "entropy", "DaskLinearProblem",
@@ -456,17 +457,10 @@ def _block_sums(block, wb, grad, rows, weight, ignore_index, label_smoothing):
     return float(loss), _float64(dw), _float64(db)
 
 
-def _block_moments(block, chunk=4096):
-    """(sum of |s_i|, sum of |s_i| x_i, sum of |s_i| x_i^2) over a block's rows, in float64,
-    a few rows at a time (no float64 copy of the block)."""
+def _block_moments(block):
+    """Moments.sums of a block's rows: (sum of |s_i|, sum of |s_i| x_i, sum of |s_i| x_i^2)."""
     x, _, sw = block
-    w = np.ones(len(x)) if sw is None else np.abs(sw.astype(np.float64))
-    total, squares = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-    for i in range(0, len(x), chunk):
-        part, wi = x[i:i + chunk].astype(np.float64), w[i:i + chunk]
-        total += wi @ part
-        squares += wi @ (part * part)
-    return float(w.sum()), total, squares
+    return Moments.sums(x, sw)
 
 
 class DaskLinearProblem:
@@ -570,11 +564,9 @@ class DaskLinearProblem:
         import dask
 
         part = dask.delayed(_block_moments, pure=False)
-        weight, total, squares = self._scheduler.compute(
-            _tree([part(block) for block in self._blocks], _add))
-        mean = total / max(weight, np.finfo(float).tiny)
-        var = np.maximum(squares / max(weight, np.finfo(float).tiny) - mean * mean, 0.0)
-        return weight, mean, var
+        m = Moments.from_sums(*self._scheduler.compute(
+            _tree([part(block) for block in self._blocks], _add)))
+        return m.weight, m.mean, m.var
 
     def batches(self, random_state=None, batch_size=None):
         """An iterator over the minibatches of one epoch, in an order drawn (at this call) from

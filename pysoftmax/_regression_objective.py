@@ -29,19 +29,30 @@ class Moments:
     def __init__(self, weight, mean, var):
         self.weight, self.mean, self.var = weight, mean, var
 
-    @classmethod
-    def of(cls, X, sample_weight, chunk=4096):
+    @staticmethod
+    def sums(X, sample_weight, chunk=4096):
+        """(sum of |s_i|, sum of |s_i| x_i, sum of |s_i| x_i^2) over the rows of X in float64,
+        `chunk` rows at a time (sample_weight None: every s_i = 1)."""
         n, d = X.shape
         total, squares = np.zeros(d), np.zeros(d)
-        weights = np.abs(np.asarray(sample_weight, dtype=np.float64))
+        weights = (np.ones(n) if sample_weight is None
+                   else np.abs(np.asarray(sample_weight, dtype=np.float64)))
         for i in range(0, n, chunk):
             part, w = X[i:i + chunk].astype(np.float64), weights[i:i + chunk]
             total += w @ part
             squares += w @ (part * part)
-        weight = float(weights.sum())
+        return float(weights.sum()), total, squares
+
+    @classmethod
+    def from_sums(cls, weight, total, squares):
+        """The Moments of rows whose sums (Moments.sums) are these."""
         mean = total / max(weight, np.finfo(float).tiny)
         var = np.maximum(squares / max(weight, np.finfo(float).tiny) - mean * mean, 0.0)
         return cls(weight, mean, var)
+
+    @classmethod
+    def of(cls, X, sample_weight, chunk=4096):
+        return cls.from_sums(*cls.sums(X, sample_weight, chunk))
 
     def __add__(self, other):
         weight = self.weight + other.weight
