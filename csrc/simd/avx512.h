@@ -1,7 +1,6 @@
 // The AVX-512 (F, DQ, BW, VL) wrappers: 16 float / 8 double lanes in 512-bit registers, mask
-// registers for the tails. The row-kernel members of the wrapper concept (simd/wrapper.h); not
-// the short-row group, which each wrapper declares it lacks (kShortRows = false: short rows take
-// the row kernels), nor the linear group (the linear microkernels run on AVX2 there).
+// registers for the tails. The row-kernel members of the wrapper concept (simd/wrapper.h) and its
+// short-row group; not the linear group (the linear microkernels run on AVX2 there).
 // Include inside a target region with "avx512f,avx512dq,avx512bw,avx512vl,fma".
 //
 // Defined in an unnamed namespace, as simd/avx2.h is.
@@ -69,10 +68,51 @@ struct Avx512F32 {
         return _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
     }
 
-    // ---- short-row group: not provided ----
-    // Providing it (simd/wrapper.h lists its members) and setting this to true is all it takes
-    // for short rows to use the block kernels here too.
-    static constexpr bool kShortRows = false;
+    // ---- short-row group ----
+    static constexpr bool kShortRows = true;
+    static void prefetch(const void* p) {
+        _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+    }
+    static vec narrow(const __m512d* h) {
+        return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(h[0])),
+                                  _mm512_cvtpd_ps(h[1]), 1);
+    }
+    static vec div(vec a, vec b) { return _mm512_div_ps(a, b); }
+    static mask eq(vec a, vec b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+    static int lanes(mask m) { return int(m); }  // bit i = lane i
+    // m in [1, 2) and e with s = m * 2^e, for s > 0 normal (the same operations as AVX2's)
+    static vec split_exp(vec s, vec& e) {
+        const __m512i b = _mm512_castps_si512(s);
+        e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(127)));
+        return _mm512_castsi512_ps(_mm512_or_si512(
+            _mm512_and_si512(b, _mm512_set1_epi32(0x007FFFFF)), _mm512_set1_epi32(0x3F800000)));
+    }
+    // r[i] lane j <-> r[j] lane i: 4 x 4 transposes within each 128-bit lane (unpack, shuffle),
+    // then a 4 x 4 transpose of the 128-bit lanes (two rounds of shuffle_f32x4)
+    static void transpose(vec* r) {
+        vec t[16], u[16];
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4) {
+            u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+            u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+            u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        // u[4 i + c], 128-bit lane l: rows 4 i .. 4 i + 3 of column 4 l + c
+        for (int c = 0; c < 4; ++c) {
+            const vec v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
+            const vec v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+            const vec v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+            const vec v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+            r[c] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+            r[4 + c] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+            r[8 + c] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+            r[12 + c] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+        }
+    }
 };
 
 struct Avx512F64 {
@@ -119,8 +159,45 @@ struct Avx512F64 {
     }
     static vec widen(vec v, int) { return v; }
 
-    // ---- short-row group: not provided (as Avx512F32's) ----
-    static constexpr bool kShortRows = false;
+    // ---- short-row group ----
+    static constexpr bool kShortRows = true;
+    static void prefetch(const void* p) {
+        _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+    }
+    static vec narrow(const vec* h) { return h[0]; }
+    static vec div(vec a, vec b) { return _mm512_div_pd(a, b); }
+    static mask eq(vec a, vec b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+    static int lanes(mask m) { return int(m); }
+    static vec split_exp(vec s, vec& e) {
+        const __m512i b = _mm512_castpd_si512(s);
+        const __m512i two52 = _mm512_castpd_si512(_mm512_set1_pd(0x1p52));
+        // the biased exponent (< 2^11) as a double: OR it into 2^52's mantissa, subtract
+        e = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(b, 52), two52)),
+                          _mm512_set1_pd(0x1p52 + 1023));
+        return _mm512_castsi512_pd(
+            _mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi64(0x000FFFFFFFFFFFFFLL)),
+                            _mm512_set1_epi64(0x3FF0000000000000LL)));
+    }
+    // r[i] lane j <-> r[j] lane i: 2 x 2 transposes within each 128-bit lane, then a 4 x 4
+    // transpose of the 128-bit lanes
+    static void transpose(vec* r) {
+        vec t[8];
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+        }
+        // t[2 i + c], 128-bit lane l: rows 2 i, 2 i + 1 of column 2 l + c
+        for (int c = 0; c < 2; ++c) {
+            const vec v0 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0x44);
+            const vec v1 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0xEE);
+            const vec v2 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0x44);
+            const vec v3 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0xEE);
+            r[c] = _mm512_shuffle_f64x2(v0, v2, 0x88);
+            r[2 + c] = _mm512_shuffle_f64x2(v0, v2, 0xDD);
+            r[4 + c] = _mm512_shuffle_f64x2(v1, v3, 0x88);
+            r[6 + c] = _mm512_shuffle_f64x2(v1, v3, 0xDD);
+        }
+    }
 };
 
 }  // namespace
