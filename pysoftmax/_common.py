@@ -401,9 +401,11 @@ def cross_entropy_functions(run: Callable[..., Any]
     return cross_entropy, cross_entropy_with_grad
 
 
-def entropy_function(log_softmax: Callable[..., FloatArray]) -> Callable[..., Reduced]:
-    """The public entropy of a backend: -sum p log p along `axis` from its log_softmax
-    (0 log 0 = 0), in nats or in units of `base`."""
+def entropy_function(softmax: Callable[..., FloatArray],
+                     log_softmax: Callable[..., FloatArray]) -> Callable[..., Reduced]:
+    """The public entropy of a backend: -sum p log p along `axis` from its softmax and
+    log_softmax (0 log 0 = 0), in nats or in units of `base`. p is the backend's own softmax,
+    not NumPy's exp of log p, whose result depends on the CPU NumPy runs on."""
 
     def entropy(logits: ArrayLike, axis: Axis = -1,
                 base: float | None = None) -> Reduced:
@@ -411,11 +413,11 @@ def entropy_function(log_softmax: Callable[..., FloatArray]) -> Callable[..., Re
         if base is not None and not (np.ndim(base) == 0 and np.asarray(base).dtype.kind in "iuf"
                                      and float(base) > 0 and float(base) != 1):
             raise ValueError(f"base: must be a positive number other than 1, got {base!r}")
-        lp = log_softmax(logits, axis)
+        p, lp = softmax(logits, axis), log_softmax(logits, axis)
         with np.errstate(invalid="ignore"):
-            h = -np.sum(np.exp(lp) * np.where(np.isneginf(lp), 0, lp), axis=axis)
+            h = -np.sum(p * np.where(np.isneginf(lp), 0, lp), axis=axis)
         if base is not None:
-            h = h / h.dtype.type(np.log(float(base)))
+            h = h / h.dtype.type(math.log(float(base)))
         return h[()] if h.ndim == 0 else h
 
     return entropy

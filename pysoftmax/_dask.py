@@ -344,8 +344,8 @@ def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_inde
                           where, out, True, backend)
 
 
-entropy = entropy_function(log_softmax)
-entropy.__doc__ = "pysoftmax.entropy of a dask array, lazily (from :func:`log_softmax`)."
+entropy = entropy_function(softmax, log_softmax)
+entropy.__doc__ = "pysoftmax.entropy of a dask array, lazily (from :func:`softmax` and :func:`log_softmax`)."
 
 _FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad")
 
@@ -358,7 +358,7 @@ def functions(backend="native"):
     if backend not in _BACKENDS:
         raise ValueError(f"backend: unknown backend {backend!r}; expected 'native' or 'reference'")
     f = {name: functools.partial(globals()[name], backend=backend) for name in _FUNCTIONS}
-    f["entropy"] = entropy_function(f["log_softmax"])
+    f["entropy"] = entropy_function(f["softmax"], f["log_softmax"])
     return types.SimpleNamespace(**f)
 
 

@@ -136,4 +136,4 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
 
 
 cross_entropy, cross_entropy_with_grad = cross_entropy_functions(_cross_entropy)
-entropy = entropy_function(log_softmax)
+entropy = entropy_function(softmax, log_softmax)
