@@ -34,19 +34,30 @@ struct CrossEntropyRows {
     static PYSOFTMAX_STEP bool in_row(int64_t y, size_t k) { return y >= 0 && uint64_t(y) < k; }
 
     // ---- the others' mass, when the label holds most of it ----
-    // Sum of q[0, n), in T vectors within chunks and in double across them (as exp_sum).
+    // Sum of q[0, n), added in exp_sum's order (its accumulators, chunks and tail), so that the
+    // sum of stored exp values equals the sum exp_sum forms of them: the loss of a row is the
+    // same with and without its gradient.
     static double sum_row(size_t n, const T* q) {
         constexpr size_t chunk = kChunk<V>;
         ChunkTotal<V> total;
-        const size_t nw = n - n % W;
+        const size_t n4 = n - n % (4 * W);
         size_t i = 0;
-        while (i < nw) {
-            const size_t stop = nw - i > chunk ? i + chunk : nw;
-            Acc<V> a;
-            for (; i < stop; i += W) a.add(V::loadu(q + i));
-            total.add(a.value());
+        while (i < n4) {
+            const size_t stop = (n4 - i > chunk) ? i + chunk : n4;
+            Acc<V> a0, a1, a2, a3;
+            for (; i < stop; i += 4 * W) {
+                a0.add(V::loadu(q + i));
+                a1.add(V::loadu(q + i + W));
+                a2.add(V::loadu(q + i + 2 * W));
+                a3.add(V::loadu(q + i + 3 * W));
+            }
+            total.add(a0.value(), a1.value());
+            total.add(a2.value(), a3.value());
         }
-        if (i < n) total.add(V::load_tail(q + i, n - i, T(0)));
+        Acc<V> a;
+        for (; i + W <= n; i += W) a.add(V::loadu(q + i));
+        if (i < n) a.add(V::load_tail(q + i, n - i, T(0)));
+        total.add(a.value());
         return total.value();
     }
 
