@@ -344,6 +344,9 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "available_isas", [] { return supported_isas(cpu_features()); },
         "Instruction sets this CPU can run, best first.");
+    m.def(
+        "testing_isas", [] { return testing_isas(cpu_features()); },
+        "Testing instruction sets this CPU runs, as (name, the set whose results it reproduces).");
     m.def("supported_isas", &supported_isas, py::arg("features"),
           "Instruction sets usable with the given feature names, best first.");
     m.def("select_isa", &select_isa, py::arg("features"), py::arg("forced") = "",

@@ -88,6 +88,7 @@ const auto& of_type(const Table& table) {
 const Kernels* scalar_kernels();
 const Kernels* avx2_kernels();
 const Kernels* avx512_kernels();
+const Kernels* emulated512_kernels();  // AVX-512's lanes on AVX2, for testing
 
 // The runtime's scratch memory (runtime.cpp), one buffer per thread for every kernel: at least
 // `bytes` bytes, 64-byte aligned, private to the calling thread and reused by its later calls

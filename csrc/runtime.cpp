@@ -31,23 +31,35 @@ struct Isa {
     const char* needs;                  // the same in words, for errors
     const Kernels* (*kernels)();        // nullptr when not compiled
     const LinearKernels* (*linear)();   // nullptr when not compiled
+    const char* emulates;               // a testing row: the row whose results it reproduces
     bool compiled() const { return kernels() != nullptr && linear() != nullptr; }
+    bool testing() const { return emulates != nullptr; }
 };
 
-// The registry, in priority order (best first); the last row needs nothing. AVX-512 has no
-// linear kernels of its own: the AVX2 ones serve it.
+// The registry, in priority order (best first); the last of the real rows needs nothing. AVX-512
+// has no linear kernels of its own: the AVX2 ones serve it. Testing rows come last: they are
+// never chosen by default nor listed with the real ones, only named (set_isa, PYSOFTMAX_ISA).
 const Isa kRegistry[] = {
     {"avx512",
      {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma", "os_avx", "os_avx512"},
      "AVX-512 F, DQ, BW and VL with OS support for ZMM state",
      avx512_kernels,
-     linear_avx2_kernels},
+     linear_avx2_kernels,
+     nullptr},
     {"avx2",
      {"avx2", "fma", "os_avx"},
      "AVX2 and FMA with OS support for YMM state",
      avx2_kernels,
-     linear_avx2_kernels},
-    {"scalar", {}, "nothing", scalar_kernels, linear_scalar_kernels},
+     linear_avx2_kernels,
+     nullptr},
+    {"scalar", {}, "nothing", scalar_kernels, linear_scalar_kernels, nullptr},
+    // AVX-512's 16 float / 8 double lanes, each 512-bit vector as two AVX2 halves
+    {"emulated512",
+     {"avx2", "fma", "os_avx"},
+     "AVX2 and FMA with OS support for YMM state",
+     emulated512_kernels,
+     linear_avx2_kernels,
+     "avx512"},
 };
 
 const Isa* find_isa(const std::string& name) {
@@ -169,14 +181,22 @@ std::set<std::string> cpu_features() {
 std::vector<std::string> compiled_isas() {
     std::vector<std::string> out;
     for (const Isa& isa : kRegistry)
-        if (isa.compiled()) out.push_back(isa.name);
+        if (isa.compiled() && !isa.testing()) out.push_back(isa.name);
     return out;
 }
 
 std::vector<std::string> supported_isas(const std::set<std::string>& f) {
     std::vector<std::string> out;
     for (const Isa& isa : kRegistry)
-        if (isa.compiled() && runs_on(isa, f)) out.push_back(isa.name);
+        if (isa.compiled() && !isa.testing() && runs_on(isa, f)) out.push_back(isa.name);
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> testing_isas(const std::set<std::string>& f) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const Isa& isa : kRegistry)
+        if (isa.compiled() && isa.testing() && runs_on(isa, f))
+            out.emplace_back(isa.name, isa.emulates);
     return out;
 }
 
@@ -185,10 +205,10 @@ std::string select_isa(const std::set<std::string>& features, const std::string&
     if (forced.empty()) return usable.front();
     const Isa* isa = find_isa(forced);
     if (!isa) {
-        std::vector<std::string> names;
-        for (const Isa& row : kRegistry) names.push_back(row.name);
-        throw std::invalid_argument("unknown instruction set '" + forced +
-                                    "'; expected one of: " + join(names));
+        std::vector<std::string> names, testing;
+        for (const Isa& row : kRegistry) (row.testing() ? testing : names).push_back(row.name);
+        throw std::invalid_argument("unknown instruction set '" + forced + "'; expected one of: " +
+                                    join(names) + " (for testing: " + join(testing) + ")");
     }
     if (!isa->compiled())
         throw std::invalid_argument(

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels.h"
@@ -38,6 +39,12 @@ std::vector<std::string> compiled_isas();
 
 // Instruction sets usable with `features`, best first (always ends with "scalar").
 std::vector<std::string> supported_isas(const std::set<std::string>& features);
+
+// The testing rows usable with `features`, each with the row whose results it reproduces bit
+// for bit ("emulated512": AVX-512's lanes on AVX2). Never chosen by default; set_isa and
+// PYSOFTMAX_ISA accept them.
+std::vector<std::pair<std::string, std::string>> testing_isas(
+    const std::set<std::string>& features);
 
 // The choice for `features`: the best supported one when `forced` is empty, else `forced`.
 // Throws std::invalid_argument for an unknown name or one the CPU cannot run.

@@ -291,6 +291,8 @@ def _config() -> dict[str, Any]:
         "isa": _core.get_isa(),
         "available isas": ", ".join(_core.available_isas()),
         "compiled isas": ", ".join(_core.compiled_isas()),
+        "testing isas": ", ".join(f"{name} (as {real})" for name, real in _core.testing_isas())
+        or "(none)",
         "cpu features": ", ".join(sorted(_core.cpu_features())) or "(none detected)",
         "threads": _core.get_num_threads(),
         "openmp": _core.openmp,

@@ -345,7 +345,8 @@ def cross_entropy_with_grad(logits, target, *, axis=-1, weight=None, ignore_inde
 
 
 entropy = entropy_function(softmax, log_softmax)
-entropy.__doc__ = "pysoftmax.entropy of a dask array, lazily (from :func:`softmax` and :func:`log_softmax`)."
+entropy.__doc__ = ("pysoftmax.entropy of a dask array, lazily (from :func:`softmax` and "
+                   ":func:`log_softmax`).")
 
 _FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad")
 

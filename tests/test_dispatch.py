@@ -59,10 +59,31 @@ NEEDS = {"avx512": "AVX-512 F, DQ, BW and VL with OS support for ZMM state",
 
 
 def _registered():
-    """Every instruction set of the registry, best first: select_isa's list of valid names."""
+    """Every instruction set of the registry, best first: select_isa's list of valid names
+    (then the testing ones, in parentheses)."""
     with pytest.raises(ValueError, match="expected one of: ") as e:
         _core.select_isa(AVX512, "sse9")
-    return str(e.value).split("expected one of: ")[1].split(", ")
+    names = str(e.value).split("expected one of: ")[1]
+    return names.split(" (for testing: ")[0].split(", ")
+
+
+def _registered_message():
+    with pytest.raises(ValueError, match="expected one of: ") as e:
+        _core.select_isa(AVX512, "sse9")
+    return str(e.value).split("expected one of: ")[1]
+
+
+def test_testing_rows_are_named_but_never_chosen():
+    """emulated512 runs AVX-512's 16-lane kernels on AVX2: chosen only when named, never by
+    default, and not listed with the real instruction sets."""
+    assert _registered_message().endswith(" (for testing: emulated512)")
+    assert "emulated512" not in _core.compiled_isas() + _core.supported_isas(AVX512)
+    assert _core.select_isa(AVX512) == "avx512"
+    assert _core.select_isa(AVX2, "emulated512") == "emulated512"
+    with pytest.raises(ValueError, match="'emulated512' needs AVX2 and FMA"):
+        _core.select_isa(set(), "emulated512")
+    if AVX2 <= set(_core.cpu_features()):
+        assert _core.testing_isas() == [("emulated512", "avx512")]
 
 
 def test_every_list_follows_the_registry():
@@ -114,7 +135,7 @@ def _run(code, isa):
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("isa", _core.available_isas())
+@pytest.mark.parametrize("isa", _core.available_isas() + [n for n, _ in _core.testing_isas()])
 def test_environment_variable_forces_the_isa(isa):
     r = _run("import pysoftmax, pysoftmax._core as c; print(c.get_isa()); "
              "pysoftmax.show_config()", isa)
@@ -172,7 +193,7 @@ def test_the_core_rejects_an_invalid_environment_variable_on_first_use():
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == ("RuntimeError: PYSOFTMAX_ISA=bogus: unknown instruction set 'bogus'; "
-                        "expected one of: " + ", ".join(_registered()))
+                        "expected one of: " + _registered_message())
     assert lines[1:] == ["scalar", "scalar"]
 
 

@@ -55,11 +55,31 @@ struct Avx512F32 {
         const __m128i b = _mm_maskz_loadu_epi8(__mmask16((1u << n) - 1u), p);
         return _mm_test_epi8_mask(b, b);
     }
-    static T hmax(vec v) { return _mm512_reduce_max_ps(v); }
-    static T hmin(vec v) { return _mm512_reduce_min_ps(v); }
+    // max(upper 8 lanes, lower 8), then within 128 bits by halves; written out rather than
+    // _mm512_reduce_max_ps, whose order is the compiler's (simd/emulated512.h follows this one)
+    static __m128 reduce4(__m128 c, bool is_max) {
+        const __m128 d = _mm_shuffle_ps(c, c, _MM_SHUFFLE(1, 0, 3, 2));
+        c = is_max ? _mm_max_ps(c, d) : _mm_min_ps(c, d);
+        const __m128 e = _mm_shuffle_ps(c, c, _MM_SHUFFLE(0, 1, 0, 1));
+        return is_max ? _mm_max_ps(c, e) : _mm_min_ps(c, e);
+    }
+    static T hmax(vec v) {
+        const __m256 a = _mm256_max_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v));
+        return _mm_cvtss_f32(
+            reduce4(_mm_max_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a)), true));
+    }
+    static T hmin(vec v) {
+        const __m256 a = _mm256_min_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v));
+        return _mm_cvtss_f32(
+            reduce4(_mm_min_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a)), false));
+    }
+    // d_i = l_i + l_(i+8) in double, then ((d0 + d4) + (d2 + d6)) + ((d1 + d5) + (d3 + d7))
     static double hsum(vec v) {
-        return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
-                                                  _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1))));
+        const __m512d d = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                                        _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+        const __m256d a = _mm256_add_pd(_mm512_extractf64x4_pd(d, 1), _mm512_castpd512_pd256(d));
+        const __m128d c = _mm_add_pd(_mm256_extractf128_pd(a, 1), _mm256_castpd256_pd128(a));
+        return _mm_cvtsd_f64(_mm_add_sd(c, _mm_unpackhi_pd(c, c)));
     }
     static vec pow2(vec z) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(z), 23));
@@ -151,9 +171,23 @@ struct Avx512F64 {
         const __m128i b = _mm_maskz_loadu_epi8(__mmask16((1u << n) - 1u), p);
         return mask(_mm_test_epi8_mask(b, b));
     }
-    static T hmax(vec v) { return _mm512_reduce_max_pd(v); }
-    static T hmin(vec v) { return _mm512_reduce_min_pd(v); }
-    static double hsum(vec v) { return _mm512_reduce_add_pd(v); }
+    // max(upper 4 lanes, lower 4), then within 128 bits (as Avx512F32's)
+    static T hmax(vec v) {
+        const __m256d a = _mm256_max_pd(_mm512_extractf64x4_pd(v, 1), _mm512_castpd512_pd256(v));
+        const __m128d c = _mm_max_pd(_mm256_extractf128_pd(a, 1), _mm256_castpd256_pd128(a));
+        return _mm_cvtsd_f64(_mm_max_pd(c, _mm_shuffle_pd(c, c, 1)));
+    }
+    static T hmin(vec v) {
+        const __m256d a = _mm256_min_pd(_mm512_extractf64x4_pd(v, 1), _mm512_castpd512_pd256(v));
+        const __m128d c = _mm_min_pd(_mm256_extractf128_pd(a, 1), _mm256_castpd256_pd128(a));
+        return _mm_cvtsd_f64(_mm_min_pd(c, _mm_shuffle_pd(c, c, 1)));
+    }
+    // (upper 4 lanes + lower 4), then ((s0 + s2) + (s1 + s3))
+    static double hsum(vec v) {
+        const __m256d a = _mm256_add_pd(_mm512_extractf64x4_pd(v, 1), _mm512_castpd512_pd256(v));
+        const __m128d c = _mm_add_pd(_mm256_extractf128_pd(a, 1), _mm256_castpd256_pd128(a));
+        return _mm_cvtsd_f64(_mm_add_sd(c, _mm_unpackhi_pd(c, c)));
+    }
     static vec pow2(vec z) {
         return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(z), 52));
     }
