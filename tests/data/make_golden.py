@@ -2,7 +2,7 @@
 instruction set this CPU runs, so that a change meant to preserve behaviour (a refactoring, a
 move of code between files) can be checked bit for bit against the build that wrote the file.
 
-    python tests/data/make_golden.py            # rewrite tests/data/golden.json
+    python tests/data/make_golden.py [NOTE]     # rewrite tests/data/golden.json
 
 tests/test_golden.py recomputes the same cases and compares. The inputs are made from fixed
 seeds (NumPy's PCG64, stable across NumPy versions); only the digests are stored.
@@ -197,9 +197,14 @@ def compute(isa: str) -> dict[str, str]:
 
 
 def main() -> None:
+    """`python tests/data/make_golden.py [NOTE]`: NOTE says why the digests changed (else the
+    file's previous note is kept)."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=HERE).stdout.strip()
-    data = {"commit": commit, "isas": {isa: compute(isa) for isa in _core.available_isas()}}
+    note = sys.argv[1] if len(sys.argv) > 1 else (
+        json.loads(GOLDEN.read_text()).get("note", "") if GOLDEN.exists() else "")
+    data = {"commit": commit, "note": note,
+            "isas": {isa: compute(isa) for isa in _core.available_isas()}}
     GOLDEN.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"{GOLDEN}: {sum(map(len, data['isas'].values()))} digests for "
           f"{', '.join(data['isas'])} at {commit}", file=sys.stderr)
