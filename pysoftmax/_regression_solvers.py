@@ -197,19 +197,34 @@ def auto_learning_rate(objective, scaling, batch, momentum):
     expected = (float(np.sum((moments.var + offset * offset) / scaling.scale ** 2))
                 + (1.0 if scaling.fit_intercept else 0.0))
     d = scaling.d
-    rows = np.unique(np.linspace(0, objective.n - 1,
-                                 min(objective.n, 2048, max(batch, (1 << 21) // (d + 1))))
+    dense_rows = 2048 if objective.sparse else max(batch, (1 << 21) // (d + 1))
+    rows = np.unique(np.linspace(0, objective.n - 1, min(objective.n, 2048, dense_rows))
                      .astype(np.int64))
-    z = (objective.X[rows].astype(np.float64) - scaling.mean) / scaling.scale
     penalty = objective.alpha / objective.S / scaling.scale ** 2
     if scaling.fit_intercept:
-        z = np.hstack([z, np.ones((len(rows), 1))])
         penalty = np.append(penalty, 0.0)
+    if objective.sparse:            # z = (X[rows] - mu) / s never formed: products with it
+        xs = objective.X[rows].astype(np.float64)
+        mean, scale, ones = scaling.mean, scaling.scale, scaling.fit_intercept
+
+        def z_times(v):
+            vs = v[:d] / scale
+            return xs @ vs - mean @ vs + (v[d] if ones else 0.0)
+
+        def z_transpose_times(q):
+            g = (xs.T @ q - mean * q.sum()) / scale
+            return np.append(g, q.sum()) if ones else g
+    else:
+        z = (objective.X[rows].astype(np.float64) - scaling.mean) / scaling.scale
+        if scaling.fit_intercept:
+            z = np.hstack([z, np.ones((len(rows), 1))])
+        z_times, z_transpose_times = z.__matmul__, z.T.__matmul__
     w = np.abs(np.asarray(objective.sample_weight, dtype=np.float64)[rows])
     w *= 0.5 / max(float(w.sum()), np.finfo(float).tiny)
-    v, curvature = np.full(z.shape[1], 1.0 / math.sqrt(z.shape[1])), 0.0
+    size = d + (1 if scaling.fit_intercept else 0)
+    v, curvature = np.full(size, 1.0 / math.sqrt(size)), 0.0
     for _ in range(20):
-        v = z.T @ (w * (z @ v)) + penalty * v
+        v = z_transpose_times(w * z_times(v)) + penalty * v
         curvature = float(np.linalg.norm(v))
         if curvature == 0.0:
             break
