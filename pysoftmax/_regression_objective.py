@@ -136,7 +136,8 @@ class Objective:
             self.S = self._stream.weight if stream_size is None else stream_size * mean_weight
 
     def _args(self, X, y, sample_weight):
-        w0 = np.zeros((self.k, self.d), dtype=self.dtype)
+        # The shapes and dtype of W and b only: a read-only view of one zero, no K x d array.
+        w0 = np.broadcast_to(np.zeros((), dtype=self.dtype), (self.k, self.d))
         b0 = np.zeros(self.k, dtype=self.dtype) if self.fit_intercept else None
         return LinearCrossEntropyArgs(X, w0, b0, y, None, sample_weight, "sum", -100, 0.0)
 
@@ -259,22 +260,34 @@ class FeatureScaling:
         return cls(objective.moments(), objective.k, objective.fit_intercept,
                    objective.alpha / objective.S, centre=not objective.sparse)
 
+    # Each map writes one new vector and no other of its size (the parameters of a sparse
+    # problem are large: SoftmaxRegression's memory bound counts their copies).
     def theta(self, u):
         kd = self.k * self.d
-        w = u[:kd].reshape(self.k, self.d) / self.scale
-        b = u[kd:] - w @ self.mean if self.fit_intercept else u[kd:]
-        return np.concatenate([w.ravel(), b])
+        out = np.empty_like(u)
+        w = out[:kd].reshape(self.k, self.d)
+        np.divide(u[:kd].reshape(self.k, self.d), self.scale, out=w)
+        out[kd:] = u[kd:] - w @ self.mean if self.fit_intercept else u[kd:]
+        return out
 
     def u(self, theta):
         kd = self.k * self.d
         w = theta[:kd].reshape(self.k, self.d)
-        c = theta[kd:] + w @ self.mean if self.fit_intercept else theta[kd:]
-        return np.concatenate([(w * self.scale).ravel(), c])
+        out = np.empty_like(theta)
+        out[kd:] = theta[kd:] + w @ self.mean if self.fit_intercept else theta[kd:]
+        np.multiply(w, self.scale, out=out[:kd].reshape(self.k, self.d))
+        return out
 
     def gradient(self, grad):
         """d f / d u from d f / d theta."""
         kd = self.k * self.d
         g_w, g_b = grad[:kd].reshape(self.k, self.d), grad[kd:]
-        if self.fit_intercept:
-            g_w = g_w - np.outer(g_b, self.mean)
-        return np.concatenate([(g_w / self.scale).ravel(), g_b])
+        out = np.empty_like(grad)
+        o_w = out[:kd].reshape(self.k, self.d)
+        if self.fit_intercept and np.any(self.mean):
+            np.subtract(g_w, np.outer(g_b, self.mean), out=o_w)
+            o_w /= self.scale
+        else:
+            np.divide(g_w, self.scale, out=o_w)
+        out[kd:] = g_b
+        return out

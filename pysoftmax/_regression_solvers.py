@@ -96,7 +96,7 @@ def solve_lbfgs(objective, theta0, options):
         return SolverResult(theta0, 0, [], 0, "the gradient is below tol")
     if options.max_iter == 0:
         return SolverResult(theta0, 0, [], 1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
-    curve, passes, last = [], [], {"u": u0, "grad": grad0}
+    curve, passes, last = [], [], {"u": u0, "passes": False}
     start = [(value0, scaling.gradient(grad0))]     # SciPy's first evaluation is at u0
 
     def fun(u):
@@ -104,7 +104,7 @@ def solve_lbfgs(objective, theta0, options):
             return start.pop()
         start.clear()
         value, grad = objective.loss_grad(scaling.theta(u))
-        last["u"], last["grad"] = u.copy(), grad
+        last["u"], last["passes"] = u.copy(), _gradient_test(grad, options.tol)
         return value, scaling.gradient(grad)
 
     def callback(intermediate_result):
@@ -112,7 +112,7 @@ def solve_lbfgs(objective, theta0, options):
         if options.verbose:
             print(f"lbfgs iteration {len(curve)}: objective {curve[-1]:.10g}")
         passes.append(bool(np.array_equal(intermediate_result.x, last["u"])
-                           and _gradient_test(last["grad"], options.tol)))
+                           and last["passes"]))
         if passes[-2:] == [True, True]:
             raise StopIteration
 
