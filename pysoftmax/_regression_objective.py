@@ -235,22 +235,23 @@ class FeatureScaling:
 
     mu the features' means (0 without intercept) and s^2 their variances plus the penalty's
     curvature alpha / S (1 if both are 0), both weighted by the sample weights (weights and
-    repeated rows give the same coordinates). centre=False (sparse X, whose columns are never
-    centred): mu = 0 and s^2 the second moments about 0 plus alpha / S. The curvature of the
-    objective along each U_kj is then about the same, whatever the scale of feature j: the
-    objective is the same function of W and b, far better conditioned in u when the features'
-    scales differ (make_classification 10000 x 784: L-BFGS reaches scikit-learn's final
-    objective in 19 evaluations, not 201). Both maps are linear, so velocities and steps
-    convert with them too.
+    repeated rows give the same coordinates). The curvature of the objective along each U_kj
+    is then about the same, whatever the scale of feature j: the objective is the same
+    function of W and b, far better conditioned in u when the features' scales differ
+    (make_classification 10000 x 784: L-BFGS reaches scikit-learn's final objective in 19
+    evaluations, not 201). Both maps are linear, so velocities and steps convert with them too.
+
+    centre=False (sparse X, whose columns are never centred): the identity, mu = 0 and s = 1.
+    On the TF-IDF text of bench --train --sparse (10,000 documents, C = 1) L-BFGS reached
+    scikit-learn's final objective in 35 evaluations so, in 56 with s^2 the second moments
+    about 0 plus alpha / S, in 39 centred.
     """
 
     def __init__(self, moments, k, fit_intercept, penalty=0.0, centre=True):
         mean, var = moments.mean, moments.var.copy()
         var[var <= (1e-8 * (1.0 + np.abs(mean))) ** 2] = 0.0    # constant up to rounding
-        if not centre:
-            var += mean * mean
         scale = np.sqrt(var + penalty)
-        self.scale = np.where(scale > 0, scale, 1.0)
+        self.scale = np.where(scale > 0, scale, 1.0) if centre else np.ones_like(mean)
         self.mean = mean if fit_intercept and centre else np.zeros_like(mean)
         self.k, self.d, self.fit_intercept = k, len(mean), fit_intercept
 
