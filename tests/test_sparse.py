@@ -469,3 +469,21 @@ def test_memory_bound_of_a_hashed_feature_fit():
         tracemalloc.stop()
     assert peak <= bound, (peak / 2**20, bound / 2**20)
     assert peak < n * d * 4 / 50          # nothing near the dense size
+
+
+def test_sparse_training_bench_runs(capsys, tmp_path, monkeypatch):
+    import json
+
+    from pysoftmax.__main__ import main
+    from pysoftmax.bench import train
+
+    monkeypatch.setitem(train.SPARSE_QUICK, "n", 300)
+    monkeypatch.setitem(train.SPARSE_QUICK, "max_iter", 10)
+    path = tmp_path / "sparse.json"
+    assert main(["bench", "--train", "--sparse", "--quick", "--threads", "1", "--json",
+                 str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "training: TF-IDF text 300 x 4096" in out and "peak memory (MB)" in out
+    record = json.loads(path.read_text())[0]
+    assert set(record["results"]) >= {"sklearn", "pysoftmax"} and record["nnz"] > 0
+    assert record["results"]["pysoftmax"]["peak_mb"] > 0

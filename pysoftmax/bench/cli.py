@@ -103,7 +103,12 @@ def run_train(args):
           f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M}"
           + (" (--quick: a small problem)" if args.quick else ""))
     if args.sparse:
-        records = train.run_sparse(args)
+        records = []
+        for p, threads, results in train.run_sparse(args):
+            lines, cells, notes = train.sparse_table(p, threads, results)
+            print("\n".join(lines + report.table(cells, left=2) + notes))
+            records.append(dict(report.training_record(p, threads, results, args.quick),
+                                nnz=int(p.X.nnz)))
         if args.json is not None:
             _write_json(args.json, records)
         return 0

@@ -405,11 +405,9 @@ def speedups(results):
     return out
 
 
-def format_sparse_training(p, threads, results):
-    """The sparse training table: as report.format_training's, with each trainer's peak
-    memory, and the size of the data."""
-    from .report import table
-
+def sparse_table(p, threads, results):
+    """The sparse training run's (header lines, table cells): as report.format_training's,
+    with each trainer's peak memory and the size of the data (laid out by report.table)."""
     n, d = p.shape
     X = p.X
     data_mb = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
@@ -431,26 +429,17 @@ def format_sparse_training(p, threads, results):
         cells.append([name, r.version, f"{r.seconds:.3f}", str(r.n_iter),
                       "-" if r.n_evals is None else str(r.n_evals), f"{r.objective:.6f}", tt,
                       up, peak])
-    lines += table(cells, left=2)
-    lines += [f"  {name}: {r.note}" for name, r in results.items() if r.note]
-    return lines
+    notes = [f"  {name}: {r.note}" for name, r in results.items() if r.note]
+    return lines, cells, notes
 
 
 def run_sparse(args):
-    """`bench --train --sparse` (arguments: rows, quick, threads, json): make_text_problem at
-    each C of the settings, each thread count; returns the JSON records."""
-    from .report import training_record
-
+    """`bench --train --sparse` (arguments: rows, quick, threads): make_text_problem at each C
+    of the settings and each thread count; yields (problem, threads, results)."""
     settings = dict(SPARSE_QUICK) if args.quick else dict(SPARSE_FULL, n=args.rows)
     n, cs = settings.pop("n"), settings.pop("C")
-    records = []
     p = make_text_problem(n, **settings)
     for C in cs:
         p.C = C
         for threads in args.threads:
-            results = compare(p, threads, SPARSE_TRAINERS, sparse=True)
-            print("\n".join(format_sparse_training(p, threads, results)))
-            record = training_record(p, threads, results, args.quick)
-            record["nnz"] = int(p.X.nnz)
-            records.append(record)
-    return records
+            yield p, threads, compare(p, threads, SPARSE_TRAINERS, sparse=True)
