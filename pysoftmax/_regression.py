@@ -242,7 +242,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> SoftmaxRegression:
-        """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
+        """Fit the model to X (n_samples, n_features; dense or scipy.sparse) and labels y
+        (n_samples,)."""
         return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight=None, *,
