@@ -12,6 +12,7 @@
 
 #include "linear.h"
 #include "runtime.h"
+#include "sparse.h"
 
 namespace py = pybind11;
 using namespace pysoftmax;
@@ -308,6 +309,154 @@ void parallel_for_python(size_t n, const py::object& fn) {
     if (error) std::rethrow_exception(error);
 }
 
+// ---- sparse X (CSR) -------------------------------------------------------------------------
+
+// indptr (n + 1,) and indices of one integer dtype D, contiguous; data (at least indptr[n],)
+// contiguous. indptr is checked here on every call (O(n)); the column indices by the kernel.
+template <class D>
+void check_csr_arrays(const py::array& indptr, const py::array& indices, py::ssize_t n) {
+    if (indptr.ndim() != 1 || indptr.shape(0) != n + 1 ||
+        (n > 0 && indptr.strides(0) != py::ssize_t(sizeof(D))))
+        throw py::value_error("X: indptr must be a contiguous 1-D array of " +
+                              std::to_string(n + 1) + " elements, got " + describe(indptr));
+    if (!indices.dtype().equal(indptr.dtype()) || indices.ndim() != 1 ||
+        (indices.shape(0) > 1 && indices.strides(0) != py::ssize_t(sizeof(D))))
+        throw py::value_error("X: indices must be a contiguous 1-D array of indptr's dtype, got " +
+                              describe(indices) + " and indptr " + describe(indptr));
+    const D* ip = static_cast<const D*>(indptr.data());
+    if (ip[0] != 0) throw py::value_error("X: indptr[0] must be 0");
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (ip[i + 1] < ip[i])
+            throw py::value_error("X: indptr must be non-decreasing (at row " + std::to_string(i) +
+                                  ")");
+    if (py::ssize_t(ip[n]) > indices.shape(0))
+        throw py::value_error("X: indptr[-1] = " + std::to_string(ip[n]) + " exceeds the " +
+                              std::to_string(indices.shape(0)) + " column indices");
+}
+
+template <class T, class D>
+double sparse_linear_cross_entropy_typed(
+    const py::array& indptr, const py::array& indices, const py::array& data, py::ssize_t n,
+    py::ssize_t d, bool sorted, const py::object& column_offsets, const py::array& w,
+    const py::object& bias, const py::object& labels, const py::object& probs,
+    const py::object& weight, const py::object& sample_weight, const py::object& loss_rows,
+    const py::object& dw, const py::object& db, const py::object& wt, const py::object& dwt,
+    const CrossEntropyParams& params, size_t block_rows) {
+    check_csr_arrays<D>(indptr, indices, n);
+    const D* ip = static_cast<const D*>(indptr.data());
+    if (data.ndim() != 1 || data.shape(0) < py::ssize_t(ip[n]) ||
+        (data.shape(0) > 1 && data.strides(0) != py::ssize_t(sizeof(T))))
+        throw py::value_error("X: data must be a contiguous 1-D array of at least " +
+                              std::to_string(ip[n]) + " elements, got " + describe(data));
+    if (w.ndim() != 2 || w.shape(1) != d || w.shape(0) < 1)
+        throw py::value_error("w: expected shape (k, " + std::to_string(d) + ") with k >= 1, got " +
+                              describe(w));
+    const py::ssize_t k = w.shape(0);
+    SparseLinearCrossEntropyProblem<T, D> p{};
+    p.n = size_t(n), p.d = size_t(d), p.k = size_t(k);
+    p.indptr = ip;
+    p.indices = static_cast<const D*>(indices.data());
+    p.data = static_cast<const T*>(data.data());
+    p.sorted = sorted;
+    p.column_offsets = optional_vector<int64_t>(column_offsets, "column_offsets", d + 1);
+    p.w = static_cast<const T*>(w.data());
+    p.ldw = row_stride(w, "w", k, d);
+    p.bias = optional_vector<T>(bias, "bias", k);
+    if (labels.is_none() == probs.is_none())
+        throw py::value_error("target: give exactly one of labels and probs");
+    p.labels = optional_vector<int64_t>(labels, "labels", n);
+    p.probs = optional_rows<T>(probs, "probs", n, k, p.ldt, false);
+    p.weight = optional_vector<T>(weight, "weight", k);
+    p.sample_weight = optional_vector<T>(sample_weight, "sample_weight", n);
+    p.params = params;
+    p.loss_rows = const_cast<double*>(optional_vector<double>(loss_rows, "loss_rows", n, true));
+    p.dw = optional_rows<T>(dw, "dw", k, d, p.lddw, true);
+    if (p.dw == nullptr && !db.is_none()) throw py::value_error("db: needs dw");
+    p.db = const_cast<T*>(optional_vector<T>(db, "db", k, true));
+    ptrdiff_t ld = 0;
+    p.wt = optional_rows<T>(wt, "wt", d, k, ld, true);
+    if (p.wt == nullptr || (d > 0 && ld != k))
+        throw py::value_error("wt: expected a writeable C-contiguous (d, k) workspace");
+    if (p.dw) {
+        p.dwt = optional_rows<T>(dwt, "dwt", d, k, ld, true);
+        if (p.dwt == nullptr || (d > 0 && ld != k))
+            throw py::value_error("dwt: expected a writeable C-contiguous (d, k) workspace");
+    }
+    if (block_rows < 1) throw py::value_error("block_rows: expected at least 1");
+    p.block_rows = block_rows;
+    py::gil_scoped_release nogil;
+    return run_sparse_linear_cross_entropy<T, D>(p);
+}
+
+template <class T>
+double sparse_linear_cross_entropy_index(
+    const py::array& indptr, const py::array& indices, const py::array& data, py::ssize_t n,
+    py::ssize_t d, bool sorted, const py::object& column_offsets, const py::array& w,
+    const py::object& bias, const py::object& labels, const py::object& probs,
+    const py::object& weight, const py::object& sw, const py::object& loss_rows,
+    const py::object& dw, const py::object& db, const py::object& wt, const py::object& dwt,
+    const CrossEntropyParams& params, size_t block_rows) {
+    if (indptr.dtype().equal(py::dtype::of<int32_t>()))
+        return sparse_linear_cross_entropy_typed<T, int32_t>(
+            indptr, indices, data, n, d, sorted, column_offsets, w, bias, labels, probs, weight, sw,
+            loss_rows, dw, db, wt, dwt, params, block_rows);
+    if (indptr.dtype().equal(py::dtype::of<int64_t>()))
+        return sparse_linear_cross_entropy_typed<T, int64_t>(
+            indptr, indices, data, n, d, sorted, column_offsets, w, bias, labels, probs, weight, sw,
+            loss_rows, dw, db, wt, dwt, params, block_rows);
+    throw py::type_error("X: indptr must be int32 or int64, got " + describe(indptr));
+}
+
+double sparse_linear_cross_entropy_rows(
+    const py::array& indptr, const py::array& indices, const py::array& data, py::ssize_t n,
+    py::ssize_t d, bool sorted, const py::object& column_offsets, const py::array& w,
+    const py::object& bias, const py::object& labels, const py::object& probs,
+    const py::object& weight, const py::object& sample_weight, const py::object& loss_rows,
+    const py::object& dw, const py::object& db, const py::object& wt, const py::object& dwt,
+    int64_t ignore_index, double label_smoothing, double scale, size_t block_rows) {
+    if (n < 0 || d < 0) throw py::value_error("X: the shape must not be negative");
+    if (!w.dtype().equal(data.dtype()))
+        throw py::value_error("w: dtype " + describe(w) +
+                              " does not match X's data: " + describe(data));
+    if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+        throw py::value_error("label_smoothing: must be in [0, 1]");
+    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    const CrossEntropyParams params{ignore_index, label_smoothing, scale};
+    if (is_f32(data))
+        return sparse_linear_cross_entropy_index<float>(
+            indptr, indices, data, n, d, sorted, column_offsets, w, bias, labels, probs, weight,
+            sample_weight, loss_rows, dw, db, wt, dwt, params, block_rows);
+    if (is_f64(data))
+        return sparse_linear_cross_entropy_index<double>(
+            indptr, indices, data, n, d, sorted, column_offsets, w, bias, labels, probs, weight,
+            sample_weight, loss_rows, dw, db, wt, dwt, params, block_rows);
+    throw py::type_error("X: expected float32 or float64 data, got " + describe(data));
+}
+
+// Checks the CSR structure (n rows, d columns); returns whether every row's columns are
+// non-decreasing and fills column_offsets (int64, d + 1).
+bool inspect_csr_rows(const py::array& indptr, const py::array& indices, py::ssize_t n,
+                      py::ssize_t d, const py::object& column_offsets) {
+    if (n < 0 || d < 0) throw py::value_error("X: the shape must not be negative");
+    int64_t* co =
+        const_cast<int64_t*>(vector_of<int64_t>(column_offsets, "column_offsets", d + 1, true));
+    if (indptr.dtype().equal(py::dtype::of<int32_t>())) {
+        check_csr_arrays<int32_t>(indptr, indices, n);
+        const auto* ip = static_cast<const int32_t*>(indptr.data());
+        const auto* ix = static_cast<const int32_t*>(indices.data());
+        py::gil_scoped_release nogil;
+        return inspect_csr<int32_t>(size_t(n), size_t(d), size_t(indices.shape(0)), ip, ix, co);
+    }
+    if (indptr.dtype().equal(py::dtype::of<int64_t>())) {
+        check_csr_arrays<int64_t>(indptr, indices, n);
+        const auto* ip = static_cast<const int64_t*>(indptr.data());
+        const auto* ix = static_cast<const int64_t*>(indices.data());
+        py::gil_scoped_release nogil;
+        return inspect_csr<int64_t>(size_t(n), size_t(d), size_t(indices.shape(0)), ip, ix, co);
+    }
+    throw py::type_error("X: indptr must be int32 or int64, got " + describe(indptr));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -359,4 +508,19 @@ PYBIND11_MODULE(_core, m) {
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
     m.def("max_num_threads", &max_num_threads, "The most threads set_num_threads accepts.");
     m.attr("openmp") = have_openmp();
+
+    m.def("sparse_linear_cross_entropy_rows", &sparse_linear_cross_entropy_rows, py::arg("indptr"),
+          py::arg("indices"), py::arg("data"), py::arg("n"), py::arg("d"), py::arg("sorted"),
+          py::arg("column_offsets"), py::arg("w"), py::arg("bias"), py::arg("labels"),
+          py::arg("probs"), py::arg("weight"), py::arg("sample_weight"), py::arg("loss_rows"),
+          py::arg("dw"), py::arg("db"), py::arg("wt"), py::arg("dwt"), py::arg("ignore_index"),
+          py::arg("label_smoothing"), py::arg("scale"), py::arg("block_rows"),
+          "Fused X @ w.T + bias and cross-entropy for a CSR X (n, d) given by indptr, indices "
+          "and data (see sparse.h): returns the summed loss; fills loss_rows and dw / db unless "
+          "None, using wt and dwt (d, k) as workspaces. Blocks of block_rows rows.");
+    m.def("inspect_csr", &inspect_csr_rows, py::arg("indptr"), py::arg("indices"), py::arg("n"),
+          py::arg("d"), py::arg("column_offsets"),
+          "Checks a CSR structure of n rows and d columns (ValueError naming what is wrong); "
+          "returns whether each row's columns are non-decreasing and fills column_offsets "
+          "(int64, d + 1) with the prefix sums of the entries per column.");
 }

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._sparse import as_sparse_input, issparse, refuse_sparse
+
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import normalize_axis_index
 except ImportError:  # pragma: no cover - NumPy 1.x
@@ -55,6 +57,7 @@ def as_input(x: ArrayLike, name: str = "x") -> tuple[FloatArray, np.dtype]:
     float32 and float64 are kept; float16 is computed in float32 and returned as float16;
     bool and integer arrays are promoted to float64; everything else raises TypeError.
     """
+    refuse_sparse(x, name)
     a = np.asarray(x)
     dt = a.dtype
     if dt in _NATIVE:
@@ -186,6 +189,7 @@ class CrossEntropyArgs:
                      else np.moveaxis(mask, self.axis, -1))
         self.weight = self._weight(weight)
         self.labels = self.probs = None
+        refuse_sparse(target, "target")
         t = np.asarray(target)
         if t.dtype.kind in "iu":
             self.labels = self._labels(t)
@@ -278,7 +282,8 @@ class LinearCrossEntropyArgs:
     """Checked arguments of linear_cross_entropy (logits X @ W.T + b, never formed here).
 
     x: (N, d), w: (K, d), b: (K,) or None, all in `dtype` (float32 or float64: the common dtype
-    of the inputs, float16 computed in float32); rdt: the dtype of the gradients and of
+    of the inputs, float16 computed in float32); x is a scipy.sparse CSR matrix when X is
+    sparse (any format; pysoftmax._sparse); rdt: the dtype of the gradients and of
     per-example losses; ce: the CrossEntropyArgs of the target on (N, K) logits (labels, probs,
     weight, counted, ...); sample_weight: (N,) in `dtype`, or None; denominator: what "mean"
     divides by, the sum over the counted examples of sample_weight[i] times the class weight of
@@ -288,7 +293,7 @@ class LinearCrossEntropyArgs:
     def __init__(self, X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target: ArrayLike,
                  weight: ArrayLike | None, sample_weight: ArrayLike | None, reduction: Reduction,
                  ignore_index: SupportsIndex, label_smoothing: float) -> None:
-        x, xrdt = as_input(X, "X")
+        x, xrdt = as_sparse_input(X, "X") if issparse(X) else as_input(X, "X")
         w, wrdt = as_input(W, "W")
         if x.ndim != 2:
             raise ValueError(f"X: expected a 2-D array (N, d), got shape {x.shape}")
@@ -316,6 +321,7 @@ class LinearCrossEntropyArgs:
         self.reduction = reduction
         self.sample_weight = None
         if sample_weight is not None:
+            refuse_sparse(sample_weight, "sample_weight")
             sw = np.asarray(sample_weight)
             if sw.dtype.kind not in "iuf" or sw.dtype == np.longdouble:
                 raise TypeError(f"sample_weight: expected real weights, got dtype {sw.dtype}")

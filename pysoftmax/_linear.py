@@ -12,6 +12,12 @@ results never depend on the thread count).
   that pysoftmax's threads share (_core.parallel_for; NumPy releases the GIL): the same result
   on any number of threads, and as fast as OpenBLAS's own threads.
 
+- sparse (X a scipy.sparse matrix, converted to CSR once: pysoftmax._sparse): csrc/sparse.cpp
+  computes, per block of rows, the logits from the rows' nonzeros, the loss and gradient in
+  place, and the block's share of dW from the same nonzeros, on pysoftmax's threads (GIL
+  released); its workspaces are W and dW transposed (d, K). Extra memory: the block's logits
+  and 3 K x d arrays, never N x K or N x d.
+
 The arguments reach _core as row views (pysoftmax._layout).
 """
 
@@ -24,6 +30,7 @@ import numpy as np
 from . import _core
 from ._common import LinearCrossEntropyArgs
 from ._layout import rows
+from ._sparse import SparseRows, issparse
 
 _FUSED_MAX_CLASSES = 128
 _FUSED_SLOTS = 16                 # partial gradients: threads beyond 16 add nothing
@@ -32,6 +39,7 @@ _STRIPE_BYTES = 128 << 10         # the X rows of one stripe, to stay in L2
 _CHUNK_BYTES = 16 << 20           # the logits of one chunk of the BLAS path
 _CLASS_BLOCKS = 16                # the BLAS path's GEMMs: at most this many blocks of classes,
 _MIN_BLOCK_CLASSES = 64           # each at least this wide
+_SPARSE_BLOCK_BYTES = 256 << 10  # the logits of one block of rows of the sparse path
 
 
 def _linear_plan(n, d, k, itemsize):
@@ -83,13 +91,20 @@ class LinearProblem:
     buffers, so the returned gradients may be overwritten by the next call.
     """
 
-    def __init__(self, a):
+    def __init__(self, a, sparse_rows=None):
         self.a = a
         ce = a.ce
-        self.x = rows(a.x, 1)
         self.probs = None if ce.probs is None else rows(ce.probs, 1)
-        self.plan = _linear_plan(a.n, a.d, a.k, a.dtype.itemsize)
         self._buffers = None
+        if issparse(a.x):
+            # sparse_rows: the SparseRows of a.x when the caller has them (a subset of checked
+            # rows); else a.x is checked here.
+            self.x = SparseRows(a.x) if sparse_rows is None else sparse_rows
+            block = _SPARSE_BLOCK_BYTES // (a.k * a.dtype.itemsize)
+            self.plan = ("sparse", max(64, min(16384, block)))
+            return
+        self.x = rows(a.x, 1)
+        self.plan = _linear_plan(a.n, a.d, a.k, a.dtype.itemsize)
 
     def _grad_buffers(self, bias):
         if self._buffers is None:
@@ -102,8 +117,30 @@ class LinearProblem:
         dw, db, partials = self._buffers
         return dw, db if bias else None, partials
 
+    def _sparse(self, w, b, grad, loss_rows):
+        a, ce, x = self.a, self.a.ce, self.x
+        if self._buffers is None:     # dW, db and the transposed W and dW, reused by each call
+            self._buffers = (np.empty((a.k, a.d), dtype=a.dtype), np.empty(a.k, dtype=a.dtype),
+                             np.empty((a.d, a.k), dtype=a.dtype), None)
+        dw, db, wt, dwt = self._buffers
+        if grad and dwt is None:
+            dwt = np.empty((a.d, a.k), dtype=a.dtype)
+            self._buffers = dw, db, wt, dwt
+        if not grad:
+            dw = db = None
+        elif b is None:
+            db = None
+        total = _core.sparse_linear_cross_entropy_rows(
+            x.indptr, x.indices, x.data, a.n, a.d, x.sorted, x.column_offsets, rows(w, 1),
+            None if b is None else np.ascontiguousarray(b), ce.labels, self.probs, ce.weight,
+            a.sample_weight, loss_rows, dw, db, wt, dwt, ce.ignore_index, ce.label_smoothing,
+            a.scale(), self.plan[1])
+        return total, dw, db
+
     def __call__(self, w, b, grad=True, loss_rows=None):
         a, ce, plan = self.a, self.a.ce, self.plan
+        if plan[0] == "sparse":
+            return self._sparse(w, b, grad, loss_rows)
         if plan[0] == "blas":
             with single_threaded_blas():
                 total, dw, db = self._blas(plan[1], plan[2], w, b, loss_rows, grad)

@@ -48,7 +48,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError("pysoftmax.SoftmaxRegression needs scikit-learn >= 1.6 and SciPy, optional "
                       "dependencies of pysoftmax: pip install 'pysoftmax[sklearn]'") from e
 
-from . import _native
+from . import _native, _sparse
 from ._regression_objective import Objective, Stream
 from ._regression_progress import Progress
 from ._regression_solvers import SGD, SOLVERS, SolverOptions, sgd_epoch
@@ -242,7 +242,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> SoftmaxRegression:
-        """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
+        """Fit the model to X (n_samples, n_features; dense or scipy.sparse) and labels y
+        (n_samples,)."""
         return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight=None, *,
@@ -252,7 +253,7 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         coef (K, d) and intercept (K,) in the features' coordinates and the training dtype
         (intercept None without fit_intercept). The arrays are the callback's to keep."""
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
+        X, y = self._validate_X(X, y, reset=True)
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -323,7 +324,7 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
                              "the counts of the whole stream): pass a dict, e.g. from "
                              "sklearn.utils.class_weight.compute_class_weight('balanced', ...) "
                              "on a large enough sample of the labels")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=first)
+        X, y = self._validate_X(X, y, reset=first)
         check_classification_targets(y)
         inside = np.isin(y, known)
         if not np.all(inside):
@@ -383,6 +384,26 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
                              momentum=self.momentum, nesterov=self.nesterov,
                              n_iter_no_change=self.n_iter_no_change, validation=validation)
 
+    def _validate_X(self, X, y="no_validation", *, reset):
+        """validate_data for dense or sparse X (any scipy.sparse format, as CSR: CSC and COO
+        converted here, once per call; sorted column indices for training). A sparse X's
+        index arrays are checked before anything reads them."""
+        if _sparse.issparse(X):
+            _sparse.check_structure(X)
+        kw = {"dtype": [np.float64, np.float32], "order": "C", "accept_sparse": "csr",
+              "reset": reset}
+        if isinstance(y, str) and y == "no_validation":
+            return validate_data(self, X, **kw)
+        X, y = validate_data(self, X, y, **kw)
+        if sparse.issparse(X) and not X.has_sorted_indices:
+            X = X.sorted_indices()        # a copy: the threads then split the columns fast
+        return X, y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _set_parameters(self, objective, theta):
         w, b = objective.unpack(theta)
         self.coef_ = w
@@ -390,7 +411,7 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        X = self._validate_X(X, reset=False)
         return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:

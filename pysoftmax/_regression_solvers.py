@@ -96,7 +96,7 @@ def solve_lbfgs(objective, theta0, options):
         return SolverResult(theta0, 0, [], 0, "the gradient is below tol")
     if options.max_iter == 0:
         return SolverResult(theta0, 0, [], 1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
-    curve, passes, last = [], [], {"u": u0, "grad": grad0}
+    curve, passes, last = [], [], {"u": u0, "passes": False}
     start = [(value0, scaling.gradient(grad0))]     # SciPy's first evaluation is at u0
 
     def fun(u):
@@ -104,7 +104,7 @@ def solve_lbfgs(objective, theta0, options):
             return start.pop()
         start.clear()
         value, grad = objective.loss_grad(scaling.theta(u))
-        last["u"], last["grad"] = u.copy(), grad
+        last["u"], last["passes"] = u.copy(), _gradient_test(grad, options.tol)
         return value, scaling.gradient(grad)
 
     def callback(intermediate_result):
@@ -112,7 +112,7 @@ def solve_lbfgs(objective, theta0, options):
         if options.verbose:
             print(f"lbfgs iteration {len(curve)}: objective {curve[-1]:.10g}")
         passes.append(bool(np.array_equal(intermediate_result.x, last["u"])
-                           and _gradient_test(last["grad"], options.tol)))
+                           and last["passes"]))
         if passes[-2:] == [True, True]:
             raise StopIteration
 
@@ -197,19 +197,34 @@ def auto_learning_rate(objective, scaling, batch, momentum):
     expected = (float(np.sum((moments.var + offset * offset) / scaling.scale ** 2))
                 + (1.0 if scaling.fit_intercept else 0.0))
     d = scaling.d
-    rows = np.unique(np.linspace(0, objective.n - 1,
-                                 min(objective.n, 2048, max(batch, (1 << 21) // (d + 1))))
+    dense_rows = 2048 if objective.sparse else max(batch, (1 << 21) // (d + 1))
+    rows = np.unique(np.linspace(0, objective.n - 1, min(objective.n, 2048, dense_rows))
                      .astype(np.int64))
-    z = (objective.X[rows].astype(np.float64) - scaling.mean) / scaling.scale
     penalty = objective.alpha / objective.S / scaling.scale ** 2
     if scaling.fit_intercept:
-        z = np.hstack([z, np.ones((len(rows), 1))])
         penalty = np.append(penalty, 0.0)
+    if objective.sparse:            # z = (X[rows] - mu) / s never formed: products with it
+        xs = objective.X[rows].astype(np.float64)
+        mean, scale, ones = scaling.mean, scaling.scale, scaling.fit_intercept
+
+        def z_times(v):
+            vs = v[:d] / scale
+            return xs @ vs - mean @ vs + (v[d] if ones else 0.0)
+
+        def z_transpose_times(q):
+            g = (xs.T @ q - mean * q.sum()) / scale
+            return np.append(g, q.sum()) if ones else g
+    else:
+        z = (objective.X[rows].astype(np.float64) - scaling.mean) / scaling.scale
+        if scaling.fit_intercept:
+            z = np.hstack([z, np.ones((len(rows), 1))])
+        z_times, z_transpose_times = z.__matmul__, z.T.__matmul__
     w = np.abs(np.asarray(objective.sample_weight, dtype=np.float64)[rows])
     w *= 0.5 / max(float(w.sum()), np.finfo(float).tiny)
-    v, curvature = np.full(z.shape[1], 1.0 / math.sqrt(z.shape[1])), 0.0
+    size = d + (1 if scaling.fit_intercept else 0)
+    v, curvature = np.full(size, 1.0 / math.sqrt(size)), 0.0
     for _ in range(20):
-        v = z.T @ (w * (z @ v)) + penalty * v
+        v = z_transpose_times(w * z_times(v)) + penalty * v
         curvature = float(np.linalg.norm(v))
         if curvature == 0.0:
             break

@@ -14,6 +14,17 @@ with max_iter = 200, tol = 1e-6 and the same thread count:
   other two minimise; torch.set_num_threads(threads); max_eval 15000 (SciPy's default maxfun),
   so that max_iter is the limit as for the other two.
 
+With --sparse (SPARSE_FULL, SPARSE_QUICK): text-like data instead, make_text_problem's TF-IDF
+of Zipf-distributed word counts (N documents x 2^17 features, about 100 nonzeros per row, 20
+classes, float32, scipy.sparse CSR), at C = 1 and C = 10; the trainers take it as it is:
+SoftmaxRegression and LogisticRegression the CSR matrix, scikit-learn-intelex's
+LogisticRegression (when installed) the same, torch (when installed) a sparse COO tensor
+(torch.sparse.mm). Each trainer's peak memory is that of its allocations traced by
+tracemalloc during the training (NumPy's, SciPy's, scikit-learn's; not torch's, whose
+allocator tracemalloc does not see). Their parameters being large, pysoftmax's and torch's
+evaluations are checked against the target as they come (TargetCheck), the checks' time and
+memory left out.
+
 scikit-learn runs first: its final objective is the target. pysoftmax and torch record every
 evaluation of the objective with its time; a trainer's time to the target is that of the first
 evaluated parameters whose objective, recomputed in float64, is at most the target. Final
@@ -23,8 +34,10 @@ objectives are all recomputed in float64 from the trained parameters.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import time
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -36,11 +49,16 @@ MODULES = {"sklearn": "sklearn.linear_model", "pysoftmax": "pysoftmax._regressio
            "torch": "torch"}
 FULL = {"d": 784, "k": 10, "C": 1.0, "max_iter": 200, "tol": 1e-6}
 QUICK = {"n": 2000, "d": 64, "k": 10, "C": 1.0, "max_iter": 50, "tol": 1e-6}
+SPARSE_TRAINERS = ("sklearn", "pysoftmax", "sklearnex", "torch")
+SPARSE_FULL = {"d": 1 << 17, "k": 20, "words": 130, "max_iter": 200, "tol": 1e-6,
+               "C": (1.0, 10.0)}
+SPARSE_QUICK = {"n": 2000, "d": 1 << 12, "k": 5, "words": 40, "max_iter": 50, "tol": 1e-6,
+                "C": (1.0,)}
 
 
 @dataclasses.dataclass
 class Problem:
-    X: np.ndarray          # (n, d) float32
+    X: np.ndarray          # (n, d) float32 (make_text_problem: a scipy.sparse CSR matrix)
     y: np.ndarray          # (n,) int64 in [0, k)
     k: int
     C: float
@@ -62,6 +80,7 @@ class Result:
     n_evals: int | None            # evaluations of the objective (None: not counted)
     trace: list = dataclasses.field(default_factory=list, repr=False)  # (s, value, W, b)
     objective: float | None = None  # final objective, float64 (set by compare)
+    peak_mb: float | None = None   # peak of the allocations tracemalloc saw while training
     time_to_target: float | None = None
     note: str = ""
 
@@ -73,6 +92,37 @@ def make_problem(n, *, d=784, k=10, C=1.0, max_iter=200, tol=1e-6, seed=0):
     X, y = make_classification(n_samples=n, n_features=d, n_informative=min(64, d // 2),
                                n_classes=k, random_state=seed)
     return Problem(X.astype(np.float32), y.astype(np.int64), k, C, max_iter, tol)
+
+
+def make_text_problem(n, *, d=1 << 17, k=20, words=130, C=1.0, max_iter=200, tol=1e-6,
+                      seed=0):
+    """Documents as bags of words, TF-IDF (scikit-learn's TfidfTransformer: smooth idf, rows
+    of unit norm), float32 CSR with sorted columns. Each of the n documents draws `words`
+    words: with probability 0.7 from a Zipf law (exponent 1) over the d features shared by all
+    classes, else from one over its class's 2000 topic words (a random subset of the
+    vocabulary), so that repeated words leave about 100 distinct ones per row at the default
+    sizes. The labels are uniform over the k classes."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+
+    def zipf(size, m):                      # ranks 0..m-1, P(r) proportional to 1 / (r + 1)
+        cdf = np.cumsum(1.0 / np.arange(1, m + 1))
+        return np.searchsorted(cdf, rng.uniform(0, cdf[-1], size)).astype(np.int64)
+
+    topics = np.stack([rng.choice(d, min(2000, d), replace=False) for _ in range(k)])
+    rows = np.repeat(np.arange(n), words)
+    cols = zipf(n * words, d)
+    topical = rng.uniform(size=n * words) < 0.3
+    cols[topical] = topics[y[rows[topical]], zipf(int(topical.sum()), topics.shape[1])]
+    counts = sparse.csr_matrix((np.ones(n * words, dtype=np.float32), (rows, cols)),
+                               shape=(n, d))
+    counts.sum_duplicates()
+    X = TfidfTransformer().fit_transform(counts).astype(np.float32).tocsr()
+    X.sort_indices()
+    return Problem(X, y.astype(np.int64), k, C, max_iter, tol)
 
 
 def objective(p, coef, intercept):
@@ -103,15 +153,61 @@ def train_sklearn(p, threads):
                   int(np.max(model.n_iter_)), None)
 
 
-def train_pysoftmax(p, threads):
+class KeepAll:
+    """What a trainer's trace keeps: every evaluation's parameters, timed by perf_counter."""
+
+    clock = staticmethod(time.perf_counter)
+
+    def keep(self, value, coef, intercept):
+        return True
+
+
+class TargetCheck(KeepAll):
+    """For the sparse trainers, whose parameters (K x d) are too large to keep for every
+    evaluation: checks each candidate (find_time_to_target's test) against the target as it
+    comes, in float64, and keeps the first that reaches it; the checks' time is taken out of
+    the clock, their memory out of the traced peak (peak())."""
+
+    def __init__(self, p, target, most=20):
+        self.p, self.target, self.most = p, target, most
+        self.paused, self.checks, self.reached, self._peak = 0.0, 0, False, 0
+
+    def clock(self):
+        return time.perf_counter() - self.paused
+
+    def keep(self, value, coef, intercept):
+        if (self.reached or self.checks >= self.most
+                or value > self.target + 1e-6 * abs(self.target)):
+            return False
+        t = time.perf_counter()
+        if tracemalloc.is_tracing():
+            self._peak = max(self._peak, tracemalloc.get_traced_memory()[1])
+        self.checks += 1
+        self.reached = objective(self.p, coef, intercept) <= self.target
+        if tracemalloc.is_tracing():
+            tracemalloc.reset_peak()
+        self.paused += time.perf_counter() - t
+        return self.reached
+
+    def peak(self):
+        """The traced peak without the checks' allocations (bytes)."""
+        return max(self._peak, tracemalloc.get_traced_memory()[1])
+
+
+def train_pysoftmax(p, threads, trace_with=None):
+    """trace_with: a KeepAll (the default) or a TargetCheck, which decides which parameters
+    the trace keeps (the others are None) and times the evaluations."""
     from sklearn.exceptions import ConvergenceWarning
 
     from .._regression import SoftmaxRegression
 
     trace = []
+    check = KeepAll() if trace_with is None else trace_with
+    clock = check.clock
 
     def record(value, coef, intercept):
-        trace.append((time.perf_counter(), value, coef, intercept))
+        kept = check.keep(value, coef, intercept)
+        trace.append((clock(), value, coef if kept else None, intercept if kept else None))
 
     previous = pysoftmax.get_num_threads()
     pysoftmax.set_num_threads(threads)
@@ -119,9 +215,9 @@ def train_pysoftmax(p, threads):
         model = SoftmaxRegression(C=p.C, max_iter=p.max_iter, tol=p.tol)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            t0 = time.perf_counter()
+            t0 = clock()
             model._fit(p.X, p.y, callback=record)
-            seconds = time.perf_counter() - t0
+            seconds = clock() - t0
     finally:
         pysoftmax.set_num_threads(previous)
     trace = [(t - t0,) + tuple(rest) for t, *rest in trace]
@@ -164,7 +260,72 @@ def train_torch(p, threads):
                   int(state["n_iter"]), int(state["func_evals"]), trace)
 
 
+def train_sklearnex(p, threads):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearnex import __version__
+    from sklearnex.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    model = LogisticRegression(C=p.C, max_iter=p.max_iter, tol=p.tol, n_jobs=threads)
+    with threadpool_limits(limits=threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t0 = time.perf_counter()
+        model.fit(p.X, p.y)
+        seconds = time.perf_counter() - t0
+    return Result("sklearnex", __version__, seconds, (model.coef_, model.intercept_),
+                  int(np.max(model.n_iter_)), None)
+
+
+def train_torch_sparse(p, threads, trace_with=None):
+    """train_torch's L-BFGS loop with X a sparse COO tensor (torch.sparse.mm, which
+    differentiates with respect to its dense argument); trace_with as train_pysoftmax's."""
+    import torch
+    import torch.nn.functional as F
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        coo = p.X.tocoo()
+        n, d = p.shape
+        X = torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]).astype(np.int64),
+                                    torch.from_numpy(coo.data), (n, d)).coalesce()
+        y = torch.from_numpy(p.y)
+        W = torch.zeros((p.k, d), requires_grad=True)
+        b = torch.zeros(p.k, requires_grad=True)
+        opt = torch.optim.LBFGS([W, b], lr=1, max_iter=p.max_iter, max_eval=15000,
+                                tolerance_grad=p.tol, line_search_fn="strong_wolfe")
+        trace = []
+        check = KeepAll() if trace_with is None else trace_with
+        clock = check.clock
+
+        def closure():
+            opt.zero_grad()
+            logits = torch.sparse.mm(X, W.t()) + b
+            loss = (F.cross_entropy(logits, y, reduction="sum")
+                    + W.pow(2).sum() / (2 * p.C)) / n
+            loss.backward()
+            value = float(loss.detach()) * n
+            w, c = W.detach().numpy(), b.detach().numpy()
+            kept = check.keep(value, w, c)
+            trace.append((clock(), value, w.copy() if kept else None,
+                          c.copy() if kept else None))
+            return loss
+
+        t0 = clock()
+        opt.step(closure)
+        seconds = clock() - t0
+        state = opt.state[W]
+    finally:
+        torch.set_num_threads(previous)
+    trace = [(t - t0,) + tuple(rest) for t, *rest in trace]
+    return Result("torch", torch.__version__, seconds, (W.detach().numpy(), b.detach().numpy()),
+                  int(state["n_iter"]), int(state["func_evals"]), trace)
+
+
 TRAIN = {"sklearn": train_sklearn, "pysoftmax": train_pysoftmax, "torch": train_torch}
+SPARSE_TRAIN = {"sklearn": train_sklearn, "pysoftmax": train_pysoftmax,
+                "sklearnex": train_sklearnex, "torch": train_torch_sparse}
+SPARSE_MODULES = dict(MODULES, sklearnex="sklearnex")
 
 
 def find_time_to_target(p, result, target, max_checks=20):
@@ -172,7 +333,7 @@ def find_time_to_target(p, result, target, max_checks=20):
     recorded float32 values pick the candidates), or None."""
     checks = 0
     for t, value, w, b in result.trace:
-        if value > target + 1e-6 * abs(target):
+        if value > target + 1e-6 * abs(target) or w is None:
             continue
         if objective(p, w, b) <= target:
             return t
@@ -182,17 +343,41 @@ def find_time_to_target(p, result, target, max_checks=20):
     return None
 
 
-def compare(p, threads, trainers=TRAINERS, progress=print):
-    """Runs the trainers (scikit-learn first, for the target); returns their Results."""
+def _traced(train, p, threads, peak=None):
+    """train(p, threads) with its peak traced allocation (MB) in the Result's peak_mb (peak():
+    the peak in bytes, when the trainer knows better than tracemalloc)."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = train(p, threads)
+        result.peak_mb = (tracemalloc.get_traced_memory()[1] if peak is None
+                          else peak()) / 2**20
+    finally:
+        tracemalloc.stop()
+    return result
+
+
+def compare(p, threads, trainers=TRAINERS, progress=print, sparse=False):
+    """Runs the trainers (scikit-learn first, for the target); returns their Results.
+    sparse: p is make_text_problem's, the trainers are SPARSE_TRAIN's and their peak memory is
+    traced."""
     results = {}
+    modules, train = (SPARSE_MODULES, SPARSE_TRAIN) if sparse else (MODULES, TRAIN)
     for name in ("sklearn",) + tuple(t for t in trainers if t != "sklearn"):
         try:
-            importlib.import_module(MODULES[name])
+            importlib.import_module(modules[name])
         except ImportError:
             progress(f"  {name}: not installed, skipped")
             continue
         progress(f"  training with {name} ...")
-        results[name] = TRAIN[name](p, threads)
+        if not sparse:
+            results[name] = train[name](p, threads)
+        elif name in ("pysoftmax", "torch"):      # the target checked as training goes
+            check = TargetCheck(p, results["sklearn"].objective)
+            results[name] = _traced(functools.partial(train[name], trace_with=check), p,
+                                    threads, check.peak)
+        else:
+            results[name] = _traced(train[name], p, threads)
         results[name].objective = objective(p, *results[name].params)
     target = results["sklearn"].objective
     results["sklearn"].time_to_target = results["sklearn"].seconds
@@ -218,3 +403,43 @@ def speedups(results):
         peer = r.time_to_target if r.time_to_target is not None else r.seconds
         out[name] = (peer / ours.time_to_target, r.time_to_target is None)
     return out
+
+
+def sparse_table(p, threads, results):
+    """The sparse training run's (header lines, table cells): as report.format_training's,
+    with each trainer's peak memory and the size of the data (laid out by report.table)."""
+    n, d = p.shape
+    X = p.X
+    data_mb = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
+    lines = [f"training: TF-IDF text {n} x {d} ({X.nnz / n:.0f} nonzeros per row, CSR "
+             f"{data_mb:.0f} MB; dense it would be {n * d * 4 / 2**30:.1f} GB), {p.k} classes, "
+             f"float32; C={p.C:g}, max_iter={p.max_iter}, tol={p.tol:g}; {threads} thread(s)",
+             f"to reach: scikit-learn's final objective {results['sklearn'].objective:.6f} "
+             f"(sum_i CE_i + ||W||^2 / (2C), float64)"]
+    cells = [["trainer", "version", "time (s)", "iterations", "evaluations", "final objective",
+              "time to reach (s)", "speed-up", "peak memory (MB)"]]
+    ups = speedups(results)
+    for name, r in results.items():
+        up = ""
+        if name in ups:
+            value, lower = ups[name]
+            up = f"{'>' if lower else ''}{value:.1f}x"
+        tt = f"{r.time_to_target:.3f}" if r.time_to_target is not None else "never"
+        peak = "-" if r.peak_mb is None or name == "torch" else f"{r.peak_mb:.0f}"
+        cells.append([name, r.version, f"{r.seconds:.3f}", str(r.n_iter),
+                      "-" if r.n_evals is None else str(r.n_evals), f"{r.objective:.6f}", tt,
+                      up, peak])
+    notes = [f"  {name}: {r.note}" for name, r in results.items() if r.note]
+    return lines, cells, notes
+
+
+def run_sparse(args):
+    """`bench --train --sparse` (arguments: rows, quick, threads): make_text_problem at each C
+    of the settings and each thread count; yields (problem, threads, results)."""
+    settings = dict(SPARSE_QUICK) if args.quick else dict(SPARSE_FULL, n=args.rows)
+    n, cs = settings.pop("n"), settings.pop("C")
+    p = make_text_problem(n, **settings)
+    for C in cs:
+        p.C = C
+        for threads in args.threads:
+            yield p, threads, compare(p, threads, SPARSE_TRAINERS, sparse=True)
