@@ -4,6 +4,9 @@
 # of `python -m pysoftmax bench`.
 # make lint / make format: check / fix the Python (ruff) and C++ (clang-format) style; they
 # install the pinned tools into .venv without building pysoftmax.
+# make sdist-check: builds the sdist, installs it (with the sklearn extra) into a fresh venv in
+# build/sdist-check/ (compiled anew: no wheel cache) and runs tests/sdist_smoke.py there,
+# outside the source tree.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -16,7 +19,7 @@ LINT_TOOLS := ruff==0.17.6 clang-format==23.1.5
 BENCH_PEERS := torch==2.13.0
 BENCH_ARGS ?=
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench lint format sdist-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +37,10 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 
 $(VENV)/.installed-lint: $(BIN)/python Makefile
 	$(PIP) $(LINT_TOOLS)
+	touch $@
+
+$(VENV)/.installed-build: $(BIN)/python Makefile
+	$(PIP) build
 	touch $@
 
 demo: $(VENV)/.installed
@@ -55,6 +62,17 @@ lint: $(VENV)/.installed-lint
 format: $(VENV)/.installed-lint
 	$(BIN)/ruff check --fix .
 	$(BIN)/clang-format -i $(CXX_SOURCES)
+
+SDIST_DIR := build/sdist-check
+
+sdist-check: $(VENV)/.installed-build
+	rm -rf $(SDIST_DIR)
+	$(BIN)/python -m build --sdist --outdir $(SDIST_DIR) .
+	$(PYTHON) -m venv $(SDIST_DIR)/venv
+	sdist=$$(ls $(CURDIR)/$(SDIST_DIR)/pysoftmax-*.tar.gz) && \
+	$(SDIST_DIR)/venv/bin/python -m pip install --disable-pip-version-check --no-cache-dir -q \
+		"pysoftmax[sklearn] @ file://$$sdist"
+	cd $(SDIST_DIR) && venv/bin/python $(CURDIR)/tests/sdist_smoke.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info pysoftmax/*.so

@@ -195,6 +195,11 @@ class CrossEntropyArgs:
             self.labels = self._labels(t)
         elif t.dtype.kind == "f":
             self.probs = self._probs(t, x.shape)
+            if self.ignore_index >= 0:     # torch: a negative ignore_index is no class, accepted
+                raise ValueError(f"ignore_index: not supported with class probabilities (a "
+                                 f"floating target of the logits' shape), got ignore_index="
+                                 f"{self.ignore_index}; leave it negative, or give class "
+                                 f"indices (an integer target) to ignore some examples")
         else:
             raise TypeError(f"target: expected integer class indices or floating probabilities, "
                             f"got dtype {t.dtype}")

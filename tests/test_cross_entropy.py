@@ -346,6 +346,47 @@ def test_bad_arguments(impl):
         impl.cross_entropy(x, y, where=mask)
 
 
+@pytest.mark.parametrize("impl", BACKENDS, ids=["native", "reference"])
+def test_ignore_index_with_probabilities(impl, rng):
+    # torch.nn.functional.cross_entropy: "ignore_index is not supported for floating point
+    # target" for any ignore_index >= 0 (a class); a negative one is no class and is accepted.
+    x, t = _logits(rng, 4, 5, np.float64), _probs(rng, 4, 5, np.float64)
+    for bad in [0, 3, 5, 100, np.int64(2)]:
+        with pytest.raises(ValueError, match=rf"ignore_index: .*class probabilities.*"
+                                             rf"ignore_index={int(bad)}"):
+            impl.cross_entropy(x, t, ignore_index=bad)
+        out = np.full_like(x, 7.0)
+        with pytest.raises(ValueError, match="ignore_index"):
+            impl.cross_entropy_with_grad(x, t, ignore_index=bad, out=out)
+        assert np.all(out == 7.0)
+        with pytest.raises(ValueError, match="ignore_index"):
+            impl.linear_cross_entropy(x, np.ones((5, 5)), None, t, ignore_index=bad)
+    expected = impl.cross_entropy(x, t)
+    for negative in [-1, -100, -(2**40)]:
+        assert impl.cross_entropy(x, t, ignore_index=negative) == expected
+    # Class indices keep every ignore_index.
+    y = np.array([0, 3, 3, 1])
+    assert impl.cross_entropy(x, y, ignore_index=3) == impl.cross_entropy(x[[0, 3]], y[[0, 3]])
+
+
+def test_ignore_index_with_probabilities_as_torch(rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, t = _logits(rng, 4, 5, np.float64), _probs(rng, 4, 5, np.float64)
+    for ignore_index in [-100, -1, 0, 3]:
+        try:
+            expected = F.cross_entropy(torch.tensor(x), torch.tensor(t),
+                                       ignore_index=ignore_index).item()
+        except RuntimeError as e:
+            assert "ignore_index is not supported" in str(e)
+            with pytest.raises(ValueError, match="ignore_index"):
+                pysoftmax.cross_entropy(x, t, ignore_index=ignore_index)
+        else:
+            assert ignore_index < 0
+            loss = pysoftmax.cross_entropy(x, t, ignore_index=ignore_index)
+            np.testing.assert_allclose(loss, expected, rtol=1e-12)
+
+
 # ---- one_hot and entropy ------------------------------------------------------------------
 
 def test_one_hot():
