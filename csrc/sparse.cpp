@@ -92,7 +92,12 @@ double run_sparse_linear_cross_entropy(const SparseLinearCrossEntropyProblem<T, 
     const bool grad = p.dw != nullptr;
     size_t nt = size_t(std::max(1, get_num_threads()));
     if ((nnz + n + d) * k < kMinParallelWork) nt = 1;
-    const size_t B = std::max<size_t>(1, std::min(p.block_rows, n));
+    // Blocks and the tasks' parts of them start on multiples of kRowGroup rows from the first
+    // row: the row kernels take short rows in groups of up to that many, so a row's result does
+    // not depend on the thread count or the block size.
+    constexpr size_t kRowGroup = 16;
+    const size_t B =
+        std::max<size_t>(1, std::min(std::max(kRowGroup, p.block_rows / kRowGroup * kRowGroup), n));
     // Allocated here, so that running out of memory raises (MemoryError) instead of ending
     // the process from inside a parallel region.
     std::vector<T> z(B * k);
@@ -126,10 +131,13 @@ double run_sparse_linear_cross_entropy(const SparseLinearCrossEntropyProblem<T, 
         const int64_t block_nnz = int64_t(p.indptr[i0 + rows]) - int64_t(p.indptr[i0]);
         // Phase 1: logits, loss and gradient of the rows [r0, r1) of the block, per task.
         parallel_for(nt, [&](size_t t) {
-            const size_t r0 = row_at(p.indptr, i0, i0 + rows, block_nnz * int64_t(t) / int64_t(nt));
-            const size_t r1 = t + 1 == nt ? i0 + rows
-                                          : row_at(p.indptr, i0, i0 + rows,
-                                                   block_nnz * int64_t(t + 1) / int64_t(nt));
+            const auto at = [&](size_t u) {
+                if (u == nt) return i0 + rows;
+                const size_t r =
+                    row_at(p.indptr, i0, i0 + rows, block_nnz * int64_t(u) / int64_t(nt));
+                return i0 + (r - i0) / kRowGroup * kRowGroup;
+            };
+            const size_t r0 = at(t), r1 = at(t + 1);
             if (r1 <= r0) return;
             const size_t m = r1 - r0, off = r0 - i0;
             T* zb = z.data() + off * k;
