@@ -202,23 +202,14 @@ T* optional_rows(const py::object& obj, const char* name, py::ssize_t n, py::ssi
     return static_cast<T*>(const_cast<void*>(a.data()));  // written only when `writeable`
 }
 
+// The fields the dense and the sparse problem share (LinearTerms, linear.h), validated.
 template <class T>
-double linear_cross_entropy_typed(const py::array& x, const py::array& w, const py::object& bias,
-                                  const py::object& labels, const py::object& probs,
-                                  const py::object& weight, const py::object& sample_weight,
-                                  const py::object& loss_rows, const py::object& dw,
-                                  const py::object& db, const py::object& partials,
-                                  const CrossEntropyParams& params, size_t stripe_rows,
-                                  size_t slots) {
-    if (w.ndim() != 2 || w.shape(1) != x.shape(1) || w.shape(0) < 1)
-        throw py::value_error("w: expected shape (k, " + std::to_string(x.shape(1)) +
-                              ") with k >= 1 for x of shape " + describe(x) + ", got " +
-                              describe(w));
-    const py::ssize_t n = x.shape(0), d = x.shape(1), k = w.shape(0);
-    LinearCrossEntropyProblem<T> p{};
+void set_terms(LinearTerms<T>& p, py::ssize_t n, py::ssize_t d, py::ssize_t k, const py::array& w,
+               const py::object& bias, const py::object& labels, const py::object& probs,
+               const py::object& weight, const py::object& sample_weight,
+               const CrossEntropyParams& params, const py::object& loss_rows, const py::object& dw,
+               const py::object& db) {
     p.n = size_t(n), p.d = size_t(d), p.k = size_t(k);
-    p.x = static_cast<const T*>(x.data());
-    p.ldx = row_stride(x, "x", n, d);
     p.w = static_cast<const T*>(w.data());
     p.ldw = row_stride(w, "w", k, d);
     p.bias = optional_vector<T>(bias, "bias", k);
@@ -233,6 +224,26 @@ double linear_cross_entropy_typed(const py::array& x, const py::array& w, const 
     p.dw = optional_rows<T>(dw, "dw", k, d, p.lddw, true);
     if (p.dw == nullptr && !db.is_none()) throw py::value_error("db: needs dw");
     p.db = const_cast<T*>(optional_vector<T>(db, "db", k, true));
+}
+
+template <class T>
+double linear_cross_entropy_typed(const py::array& x, const py::array& w, const py::object& bias,
+                                  const py::object& labels, const py::object& probs,
+                                  const py::object& weight, const py::object& sample_weight,
+                                  const py::object& loss_rows, const py::object& dw,
+                                  const py::object& db, const py::object& partials,
+                                  const CrossEntropyParams& params, size_t stripe_rows,
+                                  size_t slots) {
+    if (w.ndim() != 2 || w.shape(1) != x.shape(1) || w.shape(0) < 1)
+        throw py::value_error("w: expected shape (k, " + std::to_string(x.shape(1)) +
+                              ") with k >= 1 for x of shape " + describe(x) + ", got " +
+                              describe(w));
+    const py::ssize_t n = x.shape(0), d = x.shape(1), k = w.shape(0);
+    LinearCrossEntropyProblem<T> p{};
+    p.x = static_cast<const T*>(x.data());
+    p.ldx = row_stride(x, "x", n, d);
+    set_terms<T>(p, n, d, k, w, bias, labels, probs, weight, sample_weight, params, loss_rows, dw,
+                 db);
     p.stripe_rows = stripe_rows;
     if (stripe_rows < 16 || stripe_rows % 16 != 0)
         throw py::value_error("stripe_rows: expected a positive multiple of 16, got " +
@@ -353,26 +364,13 @@ double sparse_linear_cross_entropy_typed(
                               describe(w));
     const py::ssize_t k = w.shape(0);
     SparseLinearCrossEntropyProblem<T, D> p{};
-    p.n = size_t(n), p.d = size_t(d), p.k = size_t(k);
     p.indptr = ip;
     p.indices = static_cast<const D*>(indices.data());
     p.data = static_cast<const T*>(data.data());
     p.sorted = sorted;
     p.column_offsets = optional_vector<int64_t>(column_offsets, "column_offsets", d + 1);
-    p.w = static_cast<const T*>(w.data());
-    p.ldw = row_stride(w, "w", k, d);
-    p.bias = optional_vector<T>(bias, "bias", k);
-    if (labels.is_none() == probs.is_none())
-        throw py::value_error("target: give exactly one of labels and probs");
-    p.labels = optional_vector<int64_t>(labels, "labels", n);
-    p.probs = optional_rows<T>(probs, "probs", n, k, p.ldt, false);
-    p.weight = optional_vector<T>(weight, "weight", k);
-    p.sample_weight = optional_vector<T>(sample_weight, "sample_weight", n);
-    p.params = params;
-    p.loss_rows = const_cast<double*>(optional_vector<double>(loss_rows, "loss_rows", n, true));
-    p.dw = optional_rows<T>(dw, "dw", k, d, p.lddw, true);
-    if (p.dw == nullptr && !db.is_none()) throw py::value_error("db: needs dw");
-    p.db = const_cast<T*>(optional_vector<T>(db, "db", k, true));
+    set_terms<T>(p, n, d, k, w, bias, labels, probs, weight, sample_weight, params, loss_rows, dw,
+                 db);
     ptrdiff_t ld = 0;
     p.wt = optional_rows<T>(wt, "wt", d, k, ld, true);
     if (p.wt == nullptr || (d > 0 && ld != k))

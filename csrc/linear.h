@@ -56,11 +56,11 @@ const LinearKernels* linear_avx2_kernels();  // nullptr when not compiled (non-x
 // runs of slots are the tasks of one parallel_for, and the final dW sum a second one (its
 // tasks cut dW's rows). The result depends on n, d, k, stripe_rows and slots, never on the
 // thread count.
+// What the dense and the sparse problem (sparse.h) share: the dimensions, the weights, the
+// targets and the outputs.
 template <class T>
-struct LinearCrossEntropyProblem {
+struct LinearTerms {
     size_t n, d, k;
-    const T* x;  // (n, d), row stride ldx
-    ptrdiff_t ldx;
     const T* w;  // (k, d), row stride ldw
     ptrdiff_t ldw;
     const T* bias;          // (k,) or nullptr
@@ -73,7 +73,13 @@ struct LinearCrossEntropyProblem {
     double* loss_rows;          // (n,) OUT per-row losses (times sample_weight), or nullptr
     T* dw;                      // (k, d) OUT, row stride lddw, or nullptr: no gradient
     ptrdiff_t lddw;
-    T* db;               // (k,) OUT or nullptr
+    T* db;  // (k,) OUT or nullptr
+};
+
+template <class T>
+struct LinearCrossEntropyProblem : LinearTerms<T> {
+    const T* x;  // (n, d), row stride ldx
+    ptrdiff_t ldx;
     T* partials;         // (slots, k, d) workspace when dw is given
     size_t slots;        // >= 1
     size_t stripe_rows;  // multiple of 16

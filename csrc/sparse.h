@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "kernels.h"
+#include "linear.h"
 
 namespace pysoftmax {
 
@@ -67,29 +68,15 @@ const SparseKernels* sparse_avx2_kernels();  // nullptr when not compiled (non-x
 // column_offsets is given). Every logit, loss and dW / db element is then computed in one
 // fixed order: the result depends on neither the thread count nor block_rows.
 template <class T, class I>
-struct SparseLinearCrossEntropyProblem {
-    size_t n, d, k;
+struct SparseLinearCrossEntropyProblem : LinearTerms<T> {
     const I* indptr;   // (n + 1,) non-decreasing, indptr[0] == 0 (checked by the caller)
     const I* indices;  // (indptr[n],) column indices; out of [0, d): an error, never read
     const T* data;     // (indptr[n],)
     bool sorted;       // every row's column indices are non-decreasing
     const int64_t* column_offsets;  // (d + 1,) prefix sums of the entries per column, or nullptr
-    const T* w;                     // (k, d), row stride ldw
-    ptrdiff_t ldw;
-    const T* bias;          // (k,) or nullptr
-    const int64_t* labels;  // (n,) or nullptr (then probs)
-    const T* probs;         // (n, k), row stride ldt, or nullptr (then labels)
-    ptrdiff_t ldt;
-    const T* weight;            // (k,) class weights or nullptr
-    const T* sample_weight;     // (n,) or nullptr
-    CrossEntropyParams params;  // ignore_index, label_smoothing, scale (the reduction's factor)
-    double* loss_rows;          // (n,) OUT per-row losses (times sample_weight), or nullptr
-    T* dw;                      // (k, d) OUT, row stride lddw, or nullptr: no gradient
-    ptrdiff_t lddw;
-    T* db;              // (k,) OUT or nullptr
-    T* wt;              // (d, k) workspace: W transposed
-    T* dwt;             // (d, k) workspace when dw is given: dW transposed
-    size_t block_rows;  // >= 1
+    T* wt;                          // (d, k) workspace: W transposed
+    T* dwt;                         // (d, k) workspace when dw is given: dW transposed
+    size_t block_rows;              // >= 1
 };
 
 // Returns the sum of the per-row losses (each already times scale and sample_weight). Throws
