@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._sparse import as_sparse_input, issparse, refuse_sparse
+from ._sparse import as_sparse_input, computing_dtypes, issparse, refuse_sparse
 
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import normalize_axis_index
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     LinearResult = Union[Loss, tuple[Loss, FloatArray, Union[FloatArray, None]]]  # loss, dW, db
     Shape = tuple[int, ...]
 
-_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def as_input(x: ArrayLike, name: str = "x") -> tuple[FloatArray, np.dtype]:
     """Return ``(array, result_dtype)``: `x` as an array of a dtype the kernels compute in.
@@ -60,12 +58,8 @@ def as_input(x: ArrayLike, name: str = "x") -> tuple[FloatArray, np.dtype]:
     refuse_sparse(x, name)
     a = np.asarray(x)
     dt = a.dtype
-    if dt in _NATIVE:
-        return a, dt
-    if dt == np.float16:
-        return a.astype(np.float32), dt
-    if dt.kind in "biu":
-        return a.astype(np.float64), np.dtype(np.float64)
+    if (dts := computing_dtypes(dt)) is not None:
+        return (a if dts[0] == dt else a.astype(dts[0])), dts[1]
     if dt.kind == "f":
         raise TypeError(f"{name}: dtype {dt} (extended precision) is not supported; "
                         f"convert it to float64 first")

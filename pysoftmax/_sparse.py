@@ -19,6 +19,19 @@ from . import _core
 __all__ = ["issparse", "as_sparse_input", "check_structure", "refuse_sparse", "SparseRows"]
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def computing_dtypes(dt: np.dtype):
+    """(the dtype the kernels compute an input of dtype `dt` in, the result's dtype), or None
+    when `dt` is not supported: float32 and float64 kept; float16 computed in float32 and
+    returned as float16; bool and integers in float64 (dense and sparse inputs alike)."""
+    if dt in _NATIVE:
+        return dt, dt
+    if dt == np.float16:
+        return np.dtype(np.float32), dt
+    if dt.kind in "biu":
+        return np.dtype(np.float64), np.dtype(np.float64)
+    return None
 _CHUNK = 1 << 20                  # entries per step of the finiteness check
 
 
@@ -77,12 +90,8 @@ def as_sparse_input(X, name: str = "X"):
     elif X.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D sparse matrix (N, d), got shape {X.shape}")
     dt = X.dtype
-    if dt in _NATIVE:
-        return X, dt
-    if dt == np.float16:
-        return X.astype(np.float32), dt
-    if dt.kind in "biu":
-        return X.astype(np.float64), np.dtype(np.float64)
+    if (dts := computing_dtypes(dt)) is not None:
+        return (X if dts[0] == dt else X.astype(dts[0])), dts[1]
     raise TypeError(f"{name}: sparse data of dtype {dt} is not supported; expected real values "
                     f"(float32, float64, integer or bool)")
 
