@@ -152,19 +152,7 @@ def format_training(p, threads, results):
              f"max_iter={p.max_iter}, tol={p.tol:g}; {threads} thread(s)",
              f"to reach: scikit-learn's final objective {results['sklearn'].objective:.6f} "
              f"(sum_i CE_i + ||W||^2 / (2C), float64)"]
-    cells = [["trainer", "version", "time (s)", "iterations", "evaluations", "final objective",
-              "time to reach (s)", "speed-up"]]
-    ups = train.speedups(results)
-    for name, r in results.items():
-        up = ""
-        if name in ups:
-            value, lower = ups[name]
-            up = f"{'>' if lower else ''}{value:.1f}x"
-        tt = f"{r.time_to_target:.3f}" if r.time_to_target is not None else "never"
-        cells.append([name, r.version, f"{r.seconds:.3f}", str(r.n_iter),
-                      "-" if r.n_evals is None else str(r.n_evals), f"{r.objective:.6f}", tt,
-                      up])
-    lines += table(cells, left=2)
+    lines += table(train.result_cells(results), left=2)
     lines += [f"  {name}: {r.note}" for name, r in results.items() if r.note]
     return lines
 

@@ -139,17 +139,24 @@ def objective(p, coef, intercept):
 
 def train_sklearn(p, threads):
     from sklearn import __version__
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
+
+    return _fit_logistic("sklearn", __version__,
+                         LogisticRegression(C=p.C, max_iter=p.max_iter, tol=p.tol), p, threads)
+
+
+def _fit_logistic(name, version, model, p, threads):
+    """A LogisticRegression-like `model` fitted on p with `threads` BLAS/OpenMP threads, timed;
+    its ConvergenceWarning silenced (the table shows its iterations)."""
+    from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
-    model = LogisticRegression(C=p.C, max_iter=p.max_iter, tol=p.tol)
     with threadpool_limits(limits=threads), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         t0 = time.perf_counter()
         model.fit(p.X, p.y)
         seconds = time.perf_counter() - t0
-    return Result("sklearn", __version__, seconds, (model.coef_, model.intercept_),
+    return Result(name, version, seconds, (model.coef_, model.intercept_),
                   int(np.max(model.n_iter_)), None)
 
 
@@ -261,19 +268,12 @@ def train_torch(p, threads):
 
 
 def train_sklearnex(p, threads):
-    from sklearn.exceptions import ConvergenceWarning
     from sklearnex import __version__
     from sklearnex.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
 
-    model = LogisticRegression(C=p.C, max_iter=p.max_iter, tol=p.tol, n_jobs=threads)
-    with threadpool_limits(limits=threads), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
-        model.fit(p.X, p.y)
-        seconds = time.perf_counter() - t0
-    return Result("sklearnex", __version__, seconds, (model.coef_, model.intercept_),
-                  int(np.max(model.n_iter_)), None)
+    return _fit_logistic("sklearnex", __version__,
+                         LogisticRegression(C=p.C, max_iter=p.max_iter, tol=p.tol, n_jobs=threads),
+                         p, threads)
 
 
 def train_torch_sparse(p, threads, trace_with=None):
@@ -416,8 +416,15 @@ def sparse_table(p, threads, results):
              f"float32; C={p.C:g}, max_iter={p.max_iter}, tol={p.tol:g}; {threads} thread(s)",
              f"to reach: scikit-learn's final objective {results['sklearn'].objective:.6f} "
              f"(sum_i CE_i + ||W||^2 / (2C), float64)"]
+    notes = [f"  {name}: {r.note}" for name, r in results.items() if r.note]
+    return lines, result_cells(results, peak_memory=True), notes
+
+
+def result_cells(results, peak_memory=False):
+    """The training table's cells: a header, then each trainer's times, iterations, final
+    objective, time to reach scikit-learn's final objective, speed-up (and peak memory)."""
     cells = [["trainer", "version", "time (s)", "iterations", "evaluations", "final objective",
-              "time to reach (s)", "speed-up", "peak memory (MB)"]]
+              "time to reach (s)", "speed-up"] + (["peak memory (MB)"] if peak_memory else [])]
     ups = speedups(results)
     for name, r in results.items():
         up = ""
@@ -425,12 +432,12 @@ def sparse_table(p, threads, results):
             value, lower = ups[name]
             up = f"{'>' if lower else ''}{value:.1f}x"
         tt = f"{r.time_to_target:.3f}" if r.time_to_target is not None else "never"
-        peak = "-" if r.peak_mb is None or name == "torch" else f"{r.peak_mb:.0f}"
-        cells.append([name, r.version, f"{r.seconds:.3f}", str(r.n_iter),
-                      "-" if r.n_evals is None else str(r.n_evals), f"{r.objective:.6f}", tt,
-                      up, peak])
-    notes = [f"  {name}: {r.note}" for name, r in results.items() if r.note]
-    return lines, cells, notes
+        row = [name, r.version, f"{r.seconds:.3f}", str(r.n_iter),
+               "-" if r.n_evals is None else str(r.n_evals), f"{r.objective:.6f}", tt, up]
+        if peak_memory:
+            row.append("-" if r.peak_mb is None or name == "torch" else f"{r.peak_mb:.0f}")
+        cells.append(row)
+    return cells
 
 
 def run_sparse(args):
