@@ -364,9 +364,11 @@ def test_ignore_index_with_probabilities(impl, rng):
     expected = impl.cross_entropy(x, t)
     for negative in [-1, -100, -(2**40)]:
         assert impl.cross_entropy(x, t, ignore_index=negative) == expected
-    # Class indices keep every ignore_index.
+    # Class indices keep every ignore_index. The kept rows' losses agree to rounding, not bit
+    # for bit: 4 rows and 2 rows can take different kernels (a block of rows, or one by one).
     y = np.array([0, 3, 3, 1])
-    assert impl.cross_entropy(x, y, ignore_index=3) == impl.cross_entropy(x[[0, 3]], y[[0, 3]])
+    np.testing.assert_allclose(impl.cross_entropy(x, y, ignore_index=3),
+                               impl.cross_entropy(x[[0, 3]], y[[0, 3]]), rtol=4e-16)
 
 
 def test_ignore_index_with_probabilities_as_torch(rng):
