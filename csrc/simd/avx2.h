@@ -110,6 +110,7 @@ struct Avx2F32 {
         __m128d a = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
         return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
     }
+    static constexpr int kExpTableBits = 0;  // the polynomial exp (vector_math.h)
     static vec pow2(vec z) {
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(z), 23));
     }
@@ -224,6 +225,7 @@ struct Avx2F64 {
         __m128d a = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
         return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
     }
+    static constexpr int kExpTableBits = 0;  // the polynomial exp (vector_math.h)
     static vec pow2(vec z) {
         return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(z), 52));
     }

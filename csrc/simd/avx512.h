@@ -81,6 +81,7 @@ struct Avx512F32 {
         const __m128d c = _mm_add_pd(_mm256_extractf128_pd(a, 1), _mm256_castpd256_pd128(a));
         return _mm_cvtsd_f64(_mm_add_sd(c, _mm_unpackhi_pd(c, c)));
     }
+    static constexpr int kExpTableBits = 0;  // the polynomial exp (vector_math.h)
     static vec pow2(vec z) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(z), 23));
     }
@@ -187,6 +188,18 @@ struct Avx512F64 {
         const __m256d a = _mm256_add_pd(_mm512_extractf64x4_pd(v, 1), _mm512_castpd512_pd256(v));
         const __m128d c = _mm_add_pd(_mm256_extractf128_pd(a, 1), _mm256_castpd256_pd128(a));
         return _mm_cvtsd_f64(_mm_add_sd(c, _mm_unpackhi_pd(c, c)));
+    }
+    // the table-driven exp (vector_math.h): vpermi2pd/vpermt2pd picks from the 16 entries held
+    // in two registers by the low 4 bits of each lane's index
+    static constexpr int kExpTableBits = 4;
+    static vec lookup(const uint64_t* table, vec z) {
+        return _mm512_permutex2var_pd(_mm512_load_pd(reinterpret_cast<const double*>(table)),
+                                      _mm512_castpd_si512(z),
+                                      _mm512_load_pd(reinterpret_cast<const double*>(table + 8)));
+    }
+    static vec add_exponent(vec a, vec z) {
+        return _mm512_castsi512_pd(_mm512_add_epi64(
+            _mm512_castpd_si512(a), _mm512_slli_epi64(_mm512_castpd_si512(z), 52 - kExpTableBits)));
     }
     static vec pow2(vec z) {
         return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(z), 52));

@@ -120,6 +120,7 @@ struct Emulated512F64;
 
 struct Emulated512F32 : Emulated512Ops<Avx2F32, Ps16> {
     using Wide = Emulated512F64;
+    static constexpr int kExpTableBits = 0;
     // As Avx512F32::hmax: max(upper 8, lower 8), then within 128 bits by halves.
     static __m128 reduce8(__m256 v, bool is_max) {
         const __m128 a = _mm256_extractf128_ps(v, 1), b = _mm256_castps256_ps128(v);
@@ -150,6 +151,24 @@ struct Emulated512F32 : Emulated512Ops<Avx2F32, Ps16> {
 
 struct Emulated512F64 : Emulated512Ops<Avx2F64, Pd8> {
     using Wide = Emulated512F64;
+    // As Avx512F64's table-driven exp: each lane's entry by the low 4 bits of its index
+    static constexpr int kExpTableBits = 4;
+    static vec lookup(const uint64_t* table, vec z) {
+        alignas(32) uint64_t idx[8], out[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(idx), _mm256_castpd_si256(z.h[0]));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(idx + 4), _mm256_castpd_si256(z.h[1]));
+        for (int i = 0; i < 8; ++i) out[i] = table[idx[i] & 15];
+        return {{_mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(out))),
+                 _mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(out + 4)))}};
+    }
+    static vec add_exponent(vec a, vec z) {
+        vec r;
+        for (int i = 0; i < 2; ++i)
+            r.h[i] = _mm256_castsi256_pd(
+                _mm256_add_epi64(_mm256_castpd_si256(a.h[i]),
+                                 _mm256_slli_epi64(_mm256_castpd_si256(z.h[i]), 52 - kExpTableBits)));
+        return r;
+    }
     // As Avx512F64::hmax: max(upper 4, lower 4), then within 128 bits
     static __m128d reduce4(__m256d v, bool is_max) {
         const __m128d a = _mm256_extractf128_pd(v, 1), b = _mm256_castpd256_pd128(v);

@@ -20,6 +20,10 @@
 //   load_mask(bytes): W bytes, nonzero = true; load_mask_tail(bytes, n): n < W bytes
 //   hmax hmin (-> T)  hsum (-> double: the lanes added in double, in a fixed order)
 //   pow2(z) = 2^(the low bits of z): z's bits shifted into the exponent field
+//   kExpTableBits int: 0, or 4 for the table-driven float64 exp (vector_math.h), which then
+//              needs lookup(table, z): lanes table[the low 4 bits of z's lane], of 16 entries
+//              64-byte aligned, as bits; and add_exponent(a, z): a's bits plus z's bits shifted
+//              left by 52 - kExpTableBits
 //   widen(v, i) -> Wide::vec: lanes [i Wide::W, (i + 1) Wide::W) of v in double
 //   fence(): orders the streamed stores before the kernel returns
 // Short-row group (where kShortRows; simd/short_rows.h), also in Wide:
@@ -122,6 +126,9 @@ PYSOFTMAX_WRAPPER_MEMBER(hmax, typename V::T, V::hmax(v_<V>()))
 PYSOFTMAX_WRAPPER_MEMBER(hmin, typename V::T, V::hmin(v_<V>()))
 PYSOFTMAX_WRAPPER_MEMBER(hsum, double, V::hsum(v_<V>()))
 PYSOFTMAX_WRAPPER_MEMBER(pow2, typename V::vec, V::pow2(v_<V>()))
+PYSOFTMAX_WRAPPER_MEMBER(kExpTableBits, int, V::kExpTableBits)
+PYSOFTMAX_WRAPPER_MEMBER(lookup, typename V::vec, V::lookup((const uint64_t*)nullptr, v_<V>()))
+PYSOFTMAX_WRAPPER_MEMBER(add_exponent, typename V::vec, V::add_exponent(v_<V>(), v_<V>()))
 PYSOFTMAX_WRAPPER_MEMBER(widen, typename V::Wide::vec, V::widen(v_<V>(), int()))
 PYSOFTMAX_WRAPPER_MEMBER(fence, void, V::fence())
 // short-row group
@@ -185,6 +192,15 @@ constexpr bool check_row_wrapper() {
     PYSOFTMAX_REQUIRE(hmin);
     PYSOFTMAX_REQUIRE(hsum);
     PYSOFTMAX_REQUIRE(pow2);
+    PYSOFTMAX_REQUIRE(kExpTableBits);
+    if constexpr (has_kExpTableBits<V>::value) {
+        if constexpr (V::kExpTableBits != 0) {
+            static_assert(V::kExpTableBits == 4 && std::is_same_v<typename V::T, double>,
+                          "kExpTableBits: 4 (float64 lanes), or 0");
+            PYSOFTMAX_REQUIRE(lookup);
+            PYSOFTMAX_REQUIRE(add_exponent);
+        }
+    }
     PYSOFTMAX_REQUIRE(widen);
     PYSOFTMAX_REQUIRE(fence);
     if constexpr (has_Wide<V>::value && has_W<V>::value && has_kShortRows<V>::value) {

@@ -1,5 +1,6 @@
 // Measures the largest error of the vector exp, log and log1p (csrc/simd/vector_math.h) on the
-// AVX2 wrappers, against long double, in units in the last place of the result's type (for
+// AVX2 wrappers (and the float64 table exp of AVX-512 through its emulation, which computes it
+// bit for bit), against long double, in units in the last place of the result's type (for
 // float rows: of float, which their logs, taken in double lanes, need only). Prints one line per
 // function; vector_math.h quotes the results. Not part of the module (named .cc, not .cpp, so
 // that setup.py leaves it out):
@@ -16,6 +17,7 @@
 #include "simd/target_begin.h"
 
 #include "simd/avx2.h"
+#include "simd/emulated512.h"
 #include "simd/vector_math.h"
 
 namespace pysoftmax {
@@ -103,6 +105,9 @@ int main(int argc, char** argv) {
     exp_error<Avx2F32, true>("exp float32 wide", n, ExpConsts<float>::cutoff, rng);
     exp_error<Avx2F64, false>("exp float64 fast", n, ExpConsts<double>::fast_min, rng);
     exp_error<Avx2F64, true>("exp float64 wide", n, ExpConsts<double>::cutoff, rng);
+    exp_error<Emulated512F64, false>("exp float64 table fast", n, ExpConsts<double>::fast_min,
+                                     rng);
+    exp_error<Emulated512F64, true>("exp float64 table wide", n, ExpConsts<double>::cutoff, rng);
     log_error<Avx2F64, float>("log (float rows, double)", n, rng);
     log_error<Avx2F64, double>("log float64", n, rng);
     log1p_error<Avx2F64, float>("log1p (float rows, double)", n, rng);
