@@ -11,20 +11,21 @@
 namespace pysoftmax {
 namespace simd {
 
-// Elements summed in vectors of T before the chunk's sums go on in double (float32: 4 terms per
-// lane of each of exp_sum's 4 accumulators; float64's accumulators are compensated and never
-// leave the row).
+// Elements summed in vectors of T before the chunk's sums go on in double (4 terms per lane of
+// each of exp_sum's 4 accumulators). Within a chunk the terms of these sums (exp values, all
+// >= 0) are added plainly: a relative error of at most 3 eps per lane. float32's chunks are
+// then summed on in double lanes, float64's with compensation (ChunkTotal).
 template <class V>
-constexpr size_t kChunk = sizeof(typename V::T) == 4 ? 16 * V::W : ~size_t(0);
+constexpr size_t kChunk = 16 * V::W;
 
-// A vector accumulator. float64 keeps each lane's rounding errors (TwoSum) and adds them back at
-// the end: its exp is FMA-bound, so these adds run on otherwise idle ports. float32 needs no
-// compensation: its chunks are short and summed on in double.
-template <class V>
+// A vector accumulator. Compensated (float64's default, for sums of either sign): each lane's
+// rounding errors are kept (TwoSum) and added back at the end. Plain: the chunks of exp_sum
+// (PositiveAcc).
+template <class V, bool Compensated = sizeof(typename V::T) == 8>
 struct Acc {
     using T = typename V::T;
     using vec = typename V::vec;
-    static constexpr bool kCompensated = sizeof(T) == 8;
+    static constexpr bool kCompensated = Compensated;
     vec s, c;
     // Explicit, always inlined: GCC compiles an implicit constructor without the target region's
     // attributes, which kept the accumulators in memory (a store-forwarding chain).
@@ -40,6 +41,10 @@ struct Acc {
     }
     vec value() const { return kCompensated ? V::add(s, c) : s; }
 };
+
+// The accumulator of a chunk of exp_sum's (and sum_row's) terms, which are >= 0.
+template <class V>
+using PositiveAcc = Acc<V, false>;
 
 // W per-lane doubles: float lanes widened into W / Wide::W vectors of double, double lanes as
 // they are. The short-row blocks form their per-row sums, logs and reciprocals in double, as the
@@ -59,9 +64,8 @@ struct Lanes {
 };
 
 // A row's total over its chunks (exp_sum, sum_row). float32: each chunk's vector sums are added
-// lane by lane in double (widened), one horizontal sum when the row ends. float64 has one chunk
-// per row (its accumulators are compensated): their horizontal sums are added with
-// compensation, as the scalar specification adds its terms.
+// lane by lane in double (widened), one horizontal sum when the row ends. float64: each chunk's
+// horizontal sums are added with compensation, as the scalar specification adds its terms.
 template <class V>
 struct ChunkTotal {
     using vec = typename V::vec;

@@ -44,7 +44,7 @@ struct CrossEntropyRows {
         size_t i = 0;
         while (i < n4) {
             const size_t stop = (n4 - i > chunk) ? i + chunk : n4;
-            Acc<V> a0, a1, a2, a3;
+            PositiveAcc<V> a0, a1, a2, a3;
             for (; i < stop; i += 4 * W) {
                 a0.add(V::loadu(q + i));
                 a1.add(V::loadu(q + i + W));
@@ -54,7 +54,7 @@ struct CrossEntropyRows {
             total.add(a0.value(), a1.value());
             total.add(a2.value(), a3.value());
         }
-        Acc<V> a;
+        PositiveAcc<V> a;
         for (; i + W <= n; i += W) a.add(V::loadu(q + i));
         if (i < n) a.add(V::load_tail(q + i, n - i, T(0)));
         total.add(a.value());

@@ -135,7 +135,7 @@ struct RowPasses {
         size_t i = 0;
         while (i < k4) {
             const size_t stop = (k4 - i > chunk) ? i + chunk : k4;
-            Acc<V> a0, a1, a2, a3;
+            PositiveAcc<V> a0, a1, a2, a3;
             for (; i < stop; i += 4 * W) {
                 a0.add(step(V::loadu(x + i), m, i, vmx, sc, y));
                 a1.add(step(V::loadu(x + i + W), m, i + W, vmx, sc, y));
@@ -145,7 +145,7 @@ struct RowPasses {
             total.add(a0.value(), a1.value());
             total.add(a2.value(), a3.value());
         }
-        Acc<V> a;
+        PositiveAcc<V> a;
         for (; i + W <= k; i += W) a.add(step(V::loadu(x + i), m, i, vmx, sc, y));
         if (i < k) {
             // The tail's padding lanes hold -inf, which only the wide exp maps to 0.
