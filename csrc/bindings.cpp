@@ -320,6 +320,85 @@ void parallel_for_python(size_t n, const py::object& fn) {
     if (error) std::rethrow_exception(error);
 }
 
+// ---- floors (the benchmark's) ---------------------------------------------------------------
+
+// A C-contiguous float32 or float64 array; its element count.
+size_t contiguous_elements(const py::array& a, const char* name) {
+    if (!(is_f32(a) || is_f64(a)))
+        throw py::type_error(std::string(name) + ": expected float32 or float64, got " +
+                             describe(a));
+    if (!(a.flags() & py::array::c_style))
+        throw py::value_error(std::string(name) + ": expected a C-contiguous array, got " +
+                              describe(a));
+    return size_t(a.size());
+}
+
+void check_out_like(const py::array& x, const py::array& out) {
+    if (!out.dtype().equal(x.dtype()) || out.size() != x.size() ||
+        !(out.flags() & py::array::c_style) || !out.writeable())
+        throw py::value_error(
+            "out: expected a writeable C-contiguous array of x's size and "
+            "dtype " +
+            describe(x) + ", got " + describe(out));
+}
+
+size_t exp_floor_elements(const py::array& x, size_t repeat) {
+    const size_t n = contiguous_elements(x, "x");
+    if (n % 64 != 0)
+        throw py::value_error("x: expected a multiple of 64 elements, got " + describe(x));
+    if (repeat < 1) throw py::value_error("repeat: expected at least 1, got 0");
+    return n;
+}
+
+template <class F>
+auto by_dtype(const py::array& x, const F& f) {
+    return is_f32(x) ? f(float()) : f(double());
+}
+
+void floor_stream_copy(const py::array& x, py::array out) {
+    const size_t n = contiguous_elements(x, "x");
+    check_out_like(x, out);
+    by_dtype(x, [&](auto t) {
+        using T = decltype(t);
+        const T* xp = static_cast<const T*>(x.data());
+        T* yp = static_cast<T*>(out.mutable_data());
+        py::gil_scoped_release nogil;
+        run_stream_copy<T>(n, xp, yp);
+    });
+}
+
+double floor_read_max(const py::array& x) {
+    const size_t n = contiguous_elements(x, "x");
+    return by_dtype(x, [&](auto t) {
+        using T = decltype(t);
+        const T* xp = static_cast<const T*>(x.data());
+        py::gil_scoped_release nogil;
+        return double(run_read_max<T>(n, xp));
+    });
+}
+
+double floor_exp_sum(const py::array& x, double shift, size_t repeat) {
+    const size_t n = exp_floor_elements(x, repeat);
+    return by_dtype(x, [&](auto t) {
+        using T = decltype(t);
+        const T* xp = static_cast<const T*>(x.data());
+        py::gil_scoped_release nogil;
+        return run_exp_sum<T>(n, xp, T(shift), repeat);
+    });
+}
+
+void floor_exp_store(const py::array& x, double shift, py::array out, size_t repeat) {
+    const size_t n = exp_floor_elements(x, repeat);
+    check_out_like(x, out);
+    by_dtype(x, [&](auto t) {
+        using T = decltype(t);
+        const T* xp = static_cast<const T*>(x.data());
+        T* yp = static_cast<T*>(out.mutable_data());
+        py::gil_scoped_release nogil;
+        run_exp_store<T>(n, xp, T(shift), yp, repeat);
+    });
+}
+
 // ---- sparse X (CSR) -------------------------------------------------------------------------
 
 // indptr (n + 1,) and indices of one integer dtype D, contiguous; data (at least indptr[n],)
@@ -485,6 +564,18 @@ PYBIND11_MODULE(_core, m) {
     m.def("parallel_for", &parallel_for_python, py::arg("n"), py::arg("fn"),
           "fn(i) for i in range(n) on pysoftmax's threads (each call takes the GIL; fn may "
           "release it, as NumPy's matmul does); the first exception fn raises is raised here.");
+
+    m.def("floor_stream_copy", &floor_stream_copy, py::arg("x"), py::arg("out"),
+          "out = x (C-contiguous, same size and dtype) with the active set's streamed stores, "
+          "on pysoftmax's threads: the benchmark's memory floor.");
+    m.def("floor_read_max", &floor_read_max, py::arg("x"),
+          "The maximum of x (C-contiguous), read once on pysoftmax's threads: the read floor.");
+    m.def("floor_exp_sum", &floor_exp_sum, py::arg("x"), py::arg("shift"), py::arg("repeat"),
+          "Sum of exp(x - shift) by the kernels' exp, over x (a multiple of 64 elements, split "
+          "across the threads) `repeat` times: the exp floor. x - shift must lie in the fast "
+          "exp's range ([-80, 0] float32, [-700, 0] float64).");
+    m.def("floor_exp_store", &floor_exp_store, py::arg("x"), py::arg("shift"), py::arg("out"),
+          py::arg("repeat"), "out = exp(x - shift), `repeat` times, as floor_exp_sum.");
 
     m.def("cpu_features", &cpu_features, "CPU/OS features relevant to dispatch.");
     m.def("compiled_isas", &compiled_isas, "Instruction sets built into this module, best first.");

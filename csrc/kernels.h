@@ -58,12 +58,28 @@ using CrossEntropyFn = void (*)(size_t n, size_t k, const T* x, ptrdiff_t ldx,
                                 const T* weight, const uint8_t* mask, ptrdiff_t ldm, double* loss,
                                 T* grad, ptrdiff_t ldg, const CrossEntropyParams& params);
 
+// The floors of the row kernels (simd/floors.h): what the benchmark times beside them, on one
+// thread's part of an array (the runtime splits it):
+//   stream_copy(n, x, y)            y = x, stored as the kernels store a streamed output
+//   read_max(n, x) -> max of x      every element read once
+//   exp_sum(n, x, shift, repeat)    sum of exp(x - shift) by the kernels' exp, repeated
+//   exp_store(n, x, shift, y, repeat)  y = exp(x - shift), repeated
+// exp_sum and exp_store take n a multiple of 64 and x - shift within the fast exp's range.
+template <class T>
+struct FloorSet {
+    void (*stream_copy)(size_t n, const T* x, T* y);
+    T (*read_max)(size_t n, const T* x);
+    double (*exp_sum)(size_t n, const T* x, T shift, size_t repeat);
+    void (*exp_store)(size_t n, const T* x, T shift, T* y, size_t repeat);
+};
+
 template <class T>
 struct KernelSet {
     RowsFn<T> softmax;
     RowsFn<T> log_softmax;
     LseFn<T> logsumexp;
     CrossEntropyFn<T> cross_entropy;
+    FloorSet<T> floors;
 };
 
 struct Kernels {

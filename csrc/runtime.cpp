@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -329,6 +330,56 @@ void run_cross_entropy(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int6
           loss + i, grad ? grad + i * ldg : nullptr, ldg, params);
     });
 }
+
+// The floors' parts: thread i of t takes [b, e), b and e multiples of 64 elements (the last e
+// is n), so that each part starts aligned as the array does.
+template <class F>
+void parallel_parts(size_t n, const F& part) {
+    const size_t t = size_t(get_num_threads());
+    const size_t per = ((n + t - 1) / t + 63) / 64 * 64;
+    const size_t parts = per ? (n + per - 1) / per : 0;
+    parallel_for(parts, [&](size_t i) { part(i, i * per, std::min(n, (i + 1) * per)); });
+}
+
+template <class T>
+void run_stream_copy(size_t n, const T* x, T* y) {
+    const auto f = of_type<T>(active_isa().kernels).floors.stream_copy;
+    parallel_parts(n, [&](size_t, size_t b, size_t e) { f(e - b, x + b, y + b); });
+}
+
+template <class T>
+T run_read_max(size_t n, const T* x) {
+    const auto f = of_type<T>(active_isa().kernels).floors.read_max;
+    std::vector<T> part_max(size_t(get_num_threads()), -std::numeric_limits<T>::infinity());
+    parallel_parts(n, [&](size_t i, size_t b, size_t e) { part_max[i] = f(e - b, x + b); });
+    return *std::max_element(part_max.begin(), part_max.end());
+}
+
+template <class T>
+double run_exp_sum(size_t n, const T* x, T shift, size_t repeat) {
+    const auto f = of_type<T>(active_isa().kernels).floors.exp_sum;
+    std::vector<double> part_sum(size_t(get_num_threads()), 0.0);
+    parallel_parts(
+        n, [&](size_t i, size_t b, size_t e) { part_sum[i] = f(e - b, x + b, shift, repeat); });
+    double s = 0.0;
+    for (double v : part_sum) s += v;
+    return s;
+}
+
+template <class T>
+void run_exp_store(size_t n, const T* x, T shift, T* y, size_t repeat) {
+    const auto f = of_type<T>(active_isa().kernels).floors.exp_store;
+    parallel_parts(n, [&](size_t, size_t b, size_t e) { f(e - b, x + b, shift, y + b, repeat); });
+}
+
+#define PYSOFTMAX_FLOORS(T)                                      \
+    template void run_stream_copy<T>(size_t, const T*, T*);      \
+    template T run_read_max<T>(size_t, const T*);                \
+    template double run_exp_sum<T>(size_t, const T*, T, size_t); \
+    template void run_exp_store<T>(size_t, const T*, T, T*, size_t);
+PYSOFTMAX_FLOORS(float)
+PYSOFTMAX_FLOORS(double)
+#undef PYSOFTMAX_FLOORS
 
 template void run_softmax<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*, ptrdiff_t,
                                  float*, ptrdiff_t, double, bool);

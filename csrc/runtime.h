@@ -93,4 +93,15 @@ void run_cross_entropy(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int6
                        ptrdiff_t ldm, double* loss, T* grad, ptrdiff_t ldg,
                        const CrossEntropyParams& params);
 
+// The floors of the active set (kernels.h's FloorSet) over all of x, split across the threads in
+// parts of multiples of 64 elements. exp_sum and exp_store take n a multiple of 64.
+template <class T>
+void run_stream_copy(size_t n, const T* x, T* y);
+template <class T>
+T run_read_max(size_t n, const T* x);
+template <class T>
+double run_exp_sum(size_t n, const T* x, T shift, size_t repeat);
+template <class T>
+void run_exp_store(size_t n, const T* x, T shift, T* y, size_t repeat);
+
 }  // namespace pysoftmax

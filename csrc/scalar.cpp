@@ -95,12 +95,45 @@ void cross_entropy_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const int
             mask ? mask + i * ldm : nullptr, grad ? grad + i * ldg : nullptr, p);
 }
 
+// The floors (kernels.h's FloorSet) on one lane: plain stores (this build has no streamed
+// ones), std::exp as the kernels above.
+template <class T>
+void stream_copy(size_t n, const T* x, T* y) {
+    for (size_t i = 0; i < n; ++i) y[i] = x[i];
+}
+
+template <class T>
+T read_max(size_t n, const T* x) {
+    T m = -std::numeric_limits<T>::infinity();
+    for (size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+template <class T>
+double exp_sum(size_t n, const T* x, T shift, size_t repeat) {
+    double total = 0.0;
+    for (size_t r = 0; r < repeat; ++r)
+        for (size_t i = 0; i < n; ++i) total += std::exp(double(x[i]) - double(shift));
+    return total;
+}
+
+template <class T>
+void exp_store(size_t n, const T* x, T shift, T* y, size_t repeat) {
+    for (size_t r = 0; r < repeat; ++r)
+        for (size_t i = 0; i < n; ++i) y[i] = T(std::exp(double(x[i]) - double(shift)));
+}
+
+template <class T>
+constexpr FloorSet<T> floors() {
+    return {stream_copy<T>, read_max<T>, exp_sum<T>, exp_store<T>};
+}
+
 const Kernels kScalar = {
     "scalar",
     {softmax_rows<float, false>, softmax_rows<float, true>, logsumexp_rows<float>,
-     cross_entropy_rows<float>},
+     cross_entropy_rows<float>, floors<float>()},
     {softmax_rows<double, false>, softmax_rows<double, true>, logsumexp_rows<double>,
-     cross_entropy_rows<double>},
+     cross_entropy_rows<double>, floors<double>()},
 };
 
 // The linear microkernels (linear_kernels.h) on one lane, with a plain multiply and add (two

@@ -158,15 +158,16 @@ struct Emulated512F64 : Emulated512Ops<Avx2F64, Pd8> {
         _mm256_store_si256(reinterpret_cast<__m256i*>(idx), _mm256_castpd_si256(z.h[0]));
         _mm256_store_si256(reinterpret_cast<__m256i*>(idx + 4), _mm256_castpd_si256(z.h[1]));
         for (int i = 0; i < 8; ++i) out[i] = table[idx[i] & 15];
-        return {{_mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(out))),
-                 _mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(out + 4)))}};
+        return {
+            {_mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(out))),
+             _mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(out + 4)))}};
     }
     static vec add_exponent(vec a, vec z) {
         vec r;
         for (int i = 0; i < 2; ++i)
-            r.h[i] = _mm256_castsi256_pd(
-                _mm256_add_epi64(_mm256_castpd_si256(a.h[i]),
-                                 _mm256_slli_epi64(_mm256_castpd_si256(z.h[i]), 52 - kExpTableBits)));
+            r.h[i] = _mm256_castsi256_pd(_mm256_add_epi64(
+                _mm256_castpd_si256(a.h[i]),
+                _mm256_slli_epi64(_mm256_castpd_si256(z.h[i]), 52 - kExpTableBits)));
         return r;
     }
     // As Avx512F64::hmax: max(upper 4, lower 4), then within 128 bits

@@ -15,6 +15,7 @@
 #include "kernels.h"
 #include "simd/cache_policy.h"
 #include "simd/cross_entropy_rows.h"
+#include "simd/floors.h"
 #include "simd/row_passes.h"
 #include "simd/short_rows.h"
 #include "simd/wrapper.h"
@@ -237,7 +238,7 @@ constexpr KernelSet<typename V::T> row_kernel_set() {
     static_assert(check_row_wrapper<V>());
     using R = Rows<V>;
     return {&R::template softmax_rows<false>, &R::template softmax_rows<true>, &R::logsumexp_rows,
-            &R::cross_entropy_rows};
+            &R::cross_entropy_rows, floor_set<V>()};
 }
 
 }  // namespace simd

@@ -58,17 +58,24 @@ struct ExpConsts<double> {
 // ExpConsts' does.
 struct ExpTable16 {
     static constexpr int bits = 4;
-    static constexpr double log2e_n = 0x1.71547652b82fep+4;   // 16 / ln2
-    static constexpr double magic = 0x1.8000000003ff0p52;     // 1.5 * 2^52 + 1023 * 16
+    static constexpr double log2e_n = 0x1.71547652b82fep+4;     // 16 / ln2
+    static constexpr double magic = 0x1.8000000003ff0p52;       // 1.5 * 2^52 + 1023 * 16
     static constexpr double magic_wide = 0x1.8000000006570p52;  // + 600 * 16
-    static constexpr double ln2_hi_n = 0x1.62e42feep-5;       // ln2 / 16 in hi + lo
+    static constexpr double ln2_hi_n = 0x1.62e42feep-5;         // ln2 / 16 in hi + lo
     static constexpr double ln2_lo_n = 0x1.a39ef35793c76p-37;
     static constexpr int degree = 6;
-    static constexpr double c[] = {0x1.fffffffffffecp-2, 0x1.555555547d38ap-3,
-                                   0x1.5555555639738p-5, 0x1.111246f0263f7p-7,
-                                   0x1.6c16df6937f3ap-10};
-    alignas(64) static constexpr uint64_t hi[16] = {0x0000000000000000ULL, 0xffffb5586cf9890fULL, 0xffff72b83c7d517bULL, 0xffff387a6e756238ULL, 0xffff06fe0a31b715ULL, 0xfffedea64c123422ULL, 0xfffebfdad5362a27ULL, 0xfffeab07dd485429ULL, 0xfffea09e667f3bcdULL, 0xfffea11473eb0187ULL, 0xfffeace5422aa0dbULL, 0xfffec49182a3f090ULL, 0xfffee89f995ad3adULL, 0xffff199bdd85529cULL, 0xffff5818dcfba487ULL, 0xffffa4afa2a490daULL};
-    alignas(64) static constexpr uint64_t rel[16] = {0x0000000000000000ULL, 0x3c979aa65d837b6dULL, 0xbc801b15eaa59348ULL, 0x3c968efde3a8a894ULL, 0x3c834d754db0abb6ULL, 0x3c859f48a72a4c6dULL, 0x3c7690cebb7aafb0ULL, 0x3c9063e1e21c5409ULL, 0xbc93b3efbf5e2228ULL, 0xbc7b32dcb94da51dULL, 0x3c8db72fc1f0eab4ULL, 0x3c71affc2b91ce27ULL, 0x3c8c1a7792cb3387ULL, 0x3c736eae30af0cb3ULL, 0x3c74a385a63d07a7ULL, 0xbc8ff7128fd391f0ULL};
+    static constexpr double c[] = {0x1.fffffffffffecp-2, 0x1.555555547d38ap-3, 0x1.5555555639738p-5,
+                                   0x1.111246f0263f7p-7, 0x1.6c16df6937f3ap-10};
+    alignas(64) static constexpr uint64_t hi[16] = {
+        0x0000000000000000ULL, 0xffffb5586cf9890fULL, 0xffff72b83c7d517bULL, 0xffff387a6e756238ULL,
+        0xffff06fe0a31b715ULL, 0xfffedea64c123422ULL, 0xfffebfdad5362a27ULL, 0xfffeab07dd485429ULL,
+        0xfffea09e667f3bcdULL, 0xfffea11473eb0187ULL, 0xfffeace5422aa0dbULL, 0xfffec49182a3f090ULL,
+        0xfffee89f995ad3adULL, 0xffff199bdd85529cULL, 0xffff5818dcfba487ULL, 0xffffa4afa2a490daULL};
+    alignas(64) static constexpr uint64_t rel[16] = {
+        0x0000000000000000ULL, 0x3c979aa65d837b6dULL, 0xbc801b15eaa59348ULL, 0x3c968efde3a8a894ULL,
+        0x3c834d754db0abb6ULL, 0x3c859f48a72a4c6dULL, 0x3c7690cebb7aafb0ULL, 0x3c9063e1e21c5409ULL,
+        0xbc93b3efbf5e2228ULL, 0xbc7b32dcb94da51dULL, 0x3c8db72fc1f0eab4ULL, 0x3c71affc2b91ce27ULL,
+        0x3c8c1a7792cb3387ULL, 0x3c736eae30af0cb3ULL, 0x3c74a385a63d07a7ULL, 0xbc8ff7128fd391f0ULL};
 };
 
 // c[Lo] + c[Lo+1] r + ... + c[Lo+N-1] r^(N-1) by Estrin's scheme: split at the largest power
