@@ -2,8 +2,9 @@
 
     python bench/check_targets.py RECORD.json [--targets bench/targets.json]
 
-RECORD.json is what `python -m pysoftmax bench --json RECORD.json` saves (the kernels: speed-ups,
-scaling, in-cache rows) or `python -m pysoftmax bench --train --json RECORD.json` (training).
+RECORD.json is what `python -m pysoftmax bench --json RECORD.json` saves (the kernels: near the
+limit out of cache, in cache, speed-ups over the peers, one instruction set over another,
+scaling over threads) or `python -m pysoftmax bench --train --json RECORD.json` (training).
 Prints each target the record can be checked against, met or missed, with the measured and the
 required numbers; then those it cannot check and why (a peer or a floor the record lacks, a
 --quick training run); then a summary line. Exits with 1 when a target is missed, else 0.
@@ -16,80 +17,72 @@ import os
 import sys
 
 TARGETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets.json")
-ITEMSIZE = {"float32": 4, "float64": 8}
 
 Check = collections.namedtuple("Check", "group what measured required met")
 
 
 def _row(r):
-    return f"{r['op']} {'x'.join(map(str, r['shape']))} {r['dtype']}, {r['threads']} thread(s)"
+    return (f"{r['op']} {'x'.join(map(str, r['shape']))} {r['dtype']}, {r.get('isa', '?')}, "
+            f"{r['threads']} thread(s)")
 
 
-def speedup_rule(rules, op, k, dtype, peer):
-    """The rule of `rules` for this row and peer, or None; more than one is an error."""
-    found = [rule for rule in rules
-             if op in rule["ops"] and rule["dtype"] == dtype and rule["peer"] == peer
-             and rule.get("k_min", 0) <= k <= rule.get("k_max", float("inf"))]
-    if len(found) > 1:
-        raise ValueError(f"targets: {len(found)} speed-up rules for {op} K={k} {dtype} vs "
-                         f"{peer}: {found}")
-    return found[0] if found else None
+def _default_rows(record, key="rows"):
+    """The rows of `key` on the record's default instruction set (all rows of a record that
+    does not say)."""
+    isa = record.get("isa")
+    return [r for r in record.get(key, []) if isa is None or r.get("isa", isa) == isa]
+
+
+def speedup_rules(rules, op, k, dtype, peer):
+    """The rules of `rules` that hold for this row and peer."""
+    return [rule for rule in rules
+            if op in rule["ops"] and rule.get("dtype", dtype) == dtype and rule["peer"] == peer
+            and rule.get("k_min", 0) <= k <= rule.get("k_max", float("inf"))]
 
 
 def check_speedups(record, targets):
     checks, absent = [], collections.Counter()
     rules = targets["rules"]
-    for r in record["rows"]:
+    for r in _default_rows(record):
         for peer in dict.fromkeys(rule["peer"] for rule in rules):
-            rule = speedup_rule(rules, r["op"], r["shape"][1], r["dtype"], peer)
-            if rule is None:
+            found = speedup_rules(rules, r["op"], r["shape"][1], r["dtype"], peer)
+            if not found:
                 continue
             if peer not in r["speedup"]:
                 absent[peer] += 1
                 continue
+            need = max(rule["min"] for rule in found)
             speedup = r["speedup"][peer]
             checks.append(Check("speed-up", f"{_row(r)} vs {peer}", f"{speedup:.2f}x",
-                                f">= {rule['min']:g}x", speedup >= rule["min"]))
+                                f">= {need:g}x", speedup >= need))
     unchecked = [f"speed-up vs {peer}: {n} row(s), {peer} is not in the record"
                  for peer, n in absent.items()]
     return checks, unchecked
 
 
-def check_scaling(record, targets):
-    threads = record["threads"] if isinstance(record["threads"], list) else [record["threads"]]
-    few, many = min(threads), max(threads)
-    if few != targets["from_threads"] or many == few:
-        return [], [f"scaling: the record's thread counts {threads} do not go from "
-                    f"{targets['from_threads']} to more"]
-    l2 = record.get("caches", {}).get("L2", targets["l2_bytes_if_unrecorded"])
-    times = {(r["op"], tuple(r["shape"]), r["dtype"], r["threads"]): r for r in record["rows"]}
+def check_near_limit(record, targets):
+    rows = [r for r in _default_rows(record, "out_of_cache") if r["shape"][1] >= targets["k_min"]]
     checks = []
-    for r in record["rows"]:
-        other = times.get((r["op"], tuple(r["shape"]), r["dtype"], many))
-        if r["threads"] != few or other is None or r["elements"] * ITEMSIZE[r["dtype"]] <= l2:
+    for r in rows:
+        bound = targets["max_ratio"].get(r["op"])
+        if bound is None or r.get("limit_ratio") is None:
             continue
-        speedup = r["median_s"]["pysoftmax"] / other["median_s"]["pysoftmax"]
-        what = f"{r['op']} {'x'.join(map(str, r['shape']))} {r['dtype']}, {few} -> {many} threads"
-        checks.append(Check("scaling", what, f"{speedup:.2f}x", f">= {targets['min']:g}x",
-                            speedup >= targets["min"]))
+        checks.append(Check("near the limit", f"{_row(r)} / limit", f"{r['limit_ratio']:.2f}x",
+                            f"<= {bound:g}x", r["limit_ratio"] <= bound))
     if not checks:
-        return [], [f"scaling: no row's input is larger than the L2 cache ({l2} bytes)"]
+        return [], ["near the limit: the record has no out-of-cache rows with floors (a --quick "
+                    "run, or one from before they were measured)"]
     return checks, []
-
-
-def _in_cache_floors(r):
-    """The row's floors in ns/element (a record from before floors were measured holds the
-    exp floor as exp_floor_ns)."""
-    if "floor_ns_per_element" in r:
-        return r["floor_ns_per_element"]
-    return {} if r.get("exp_floor_ns") is None else {"exp": r["exp_floor_ns"]}
 
 
 def check_in_cache(record, targets):
     checks, missing = [], []
-    name, bound = targets["floor"], targets["max_ratio"]
-    for r in record.get("in_cache", []):
-        floors = _in_cache_floors(r)
+    name = targets["floor"]
+    for r in _default_rows(record, "in_cache"):
+        bound = targets["max_ratio"].get(r["op"])
+        floors = r.get("floor_ns_per_element", {})
+        if bound is None:
+            continue
         if name not in floors:
             missing.append(r)
             continue
@@ -98,9 +91,86 @@ def check_in_cache(record, targets):
                             f"<= {bound:g}x", ratio <= bound))
     unchecked = []
     if missing:
-        held = sorted({f for r in missing for f in _in_cache_floors(r)})
+        held = sorted({f for r in missing for f in r.get("floor_ns_per_element", {})})
         unchecked.append(f"in cache: {len(missing)} row(s) without the {name} floor (the record "
                          f"holds: {', '.join(held) or 'none'})")
+    return checks, unchecked
+
+
+def check_isa(record, targets):
+    best, base = targets["best"], targets["baseline"]
+    rows = record.get("rows", []) + record.get("out_of_cache", []) + record.get("in_cache", [])
+
+    def key(r):
+        return (r["op"], tuple(r["shape"]), r["dtype"], r["threads"])
+
+    def seconds(r):
+        m = r["median_s"]
+        return m["pysoftmax"] if isinstance(m, dict) else m
+
+    on = {isa: {key(r): seconds(r) for r in rows if r.get("isa") == isa} for isa in (best, base)}
+    shared = [k for k in on[best] if k in on[base]]
+    if not shared:
+        return [], [f"isa: the record has no rows timed on both {best} and {base} (--isa all on "
+                    f"a CPU that runs both)"]
+    checks = []
+    for k in shared:
+        ratio = on[base][k] / on[best][k]
+        what = f"{k[0]} {'x'.join(map(str, k[1]))} {k[2]}, {k[3]} thread(s): {best} vs {base}"
+        checks.append(Check("isa", what, f"{ratio:.2f}x", f">= {targets['min']:g}x",
+                            ratio >= targets["min"]))
+    return checks, []
+
+
+def _scaling_rows(record):
+    """(row at the fewest threads, the same at the most, the kind of its limit) for every row of
+    the default set measured at both."""
+    threads = record["threads"] if isinstance(record["threads"], list) else [record["threads"]]
+    few, many = min(threads), max(threads)
+    out = []
+    for key in ("rows", "out_of_cache", "in_cache"):
+        rows = _default_rows(record, key)
+        at = {(r["op"], tuple(r["shape"]), r["dtype"], r["threads"]): r for r in rows}
+        for r in rows:
+            other = at.get((r["op"], tuple(r["shape"]), r["dtype"], many))
+            if r["threads"] != few or other is None:
+                continue
+            floors = other.get("floor_ns_per_element", {})
+            memory = {n: v for n, v in floors.items() if n in ("copy", "read")}
+            kind = "in cache" if key == "in_cache" else (
+                "memory" if memory and max(memory.values()) >= floors.get("exp", 0.0) else "exp")
+            out.append((r, other, kind, max(memory, key=memory.get) if memory else None))
+    return few, many, out
+
+
+def check_scaling(record, targets):
+    few, many, rows = _scaling_rows(record)
+    if few != targets["from_threads"] or many == few:
+        return [], [f"scaling: the record's thread counts do not go from "
+                    f"{targets['from_threads']} to more"]
+
+    def seconds(r):
+        m = r["median_s"]
+        return m["pysoftmax"] if isinstance(m, dict) else m
+
+    checks, unchecked = [], []
+    for r, other, kind, memory in rows:
+        speedup = seconds(r) / seconds(other)
+        what = f"{r['op']} {'x'.join(map(str, r['shape']))} {r['dtype']} ({kind}-bound)" \
+            if kind != "in cache" else f"{r['op']} {'x'.join(map(str, r['shape']))} (in cache)"
+        what += f", {few} -> {many} threads"
+        if kind == "memory":
+            floor_up = r["floor_median_s"][memory] / other["floor_median_s"][memory]
+            need = targets["memory_bound_fraction"] * floor_up
+            checks.append(Check("scaling", what, f"{speedup:.2f}x",
+                                f">= {need:.2f}x ({targets['memory_bound_fraction']:g} x the "
+                                f"{memory} floor's {floor_up:.2f}x)", speedup >= need))
+        else:
+            need = targets["exp_bound_min"]
+            checks.append(Check("scaling", what, f"{speedup:.2f}x", f">= {need:g}x",
+                                speedup >= need))
+    if not checks:
+        unchecked.append("scaling: no row measured at both thread counts")
     return checks, unchecked
 
 
@@ -134,8 +204,9 @@ def check(record, targets):
     if isinstance(record, list):
         return check_training(record, targets["training"])
     checks, unchecked = [], []
-    for fn, key in ((check_speedups, "speed_ups"), (check_scaling, "scaling"),
-                    (check_in_cache, "in_cache")):
+    for fn, key in ((check_near_limit, "near_limit"), (check_in_cache, "in_cache"),
+                    (check_speedups, "speed_ups"), (check_isa, "isa"),
+                    (check_scaling, "scaling")):
         c, u = fn(record, targets[key])
         checks += c
         unchecked += u

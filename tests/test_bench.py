@@ -22,6 +22,8 @@ WRITE_OPS = ("softmax", "log_softmax", "cross_entropy_with_grad")   # the copy f
 
 @pytest.fixture
 def tiny(monkeypatch):
+    # a small "L3": the machine floors' arrays (and --quick has no out-of-cache rows)
+    monkeypatch.setattr(peers, "cache_sizes", lambda: {"L2": 512 << 10, "L3": 64 << 10})
     monkeypatch.setattr(kernels, "SHAPES", ((64, 10), (8, 300)))
     monkeypatch.setattr(kernels, "SWEEP_KS", (10, 100))
     monkeypatch.setattr(kernels, "SWEEP_ELEMENTS", 2000)
@@ -30,12 +32,15 @@ def tiny(monkeypatch):
 
 def _check_floors(r, ours_s):
     """The row's floors: those that bound its op, and pysoftmax's time over each."""
-    want = {"copy", "read"} if r["op"] in WRITE_OPS else {"read"}
+    want = {"copy", "exp"} if r["op"] in WRITE_OPS else {"read", "exp"}
     assert set(r["floor_median_s"]) == set(r["floor_ratio"]) == want
     elements = r["shape"][0] * r["shape"][1]
     for name, s in r["floor_median_s"].items():
         assert r["floor_ns_per_element"][name] == pytest.approx(s * 1e9 / elements)
         assert r["floor_ratio"][name] == pytest.approx(ours_s / s)
+    limit = max(r["floor_ns_per_element"].values())
+    assert r["limit_ns_per_element"] == limit
+    assert r["limit_ratio"] == pytest.approx(ours_s * 1e9 / elements / limit)
 
 
 def test_bench_quick_json(tiny, capsys, tmp_path):
@@ -45,11 +50,19 @@ def test_bench_quick_json(tiny, capsys, tmp_path):
     for heading in ("ns/element (median)", "floors measured with it on the same inputs",
                     "pysoftmax scaling, 1 -> 2", "in-cache rows"):
         assert heading in out
-    assert "copy: NumPy's np.copyto" in out and "read: NumPy's max" in out
+    assert "copy: the logits copied" in out and "read: the maximum of the logits" in out
+    assert "exp: the kernels' own exp" in out and "this machine's floors" in out
     assert "target" not in out.lower() and "MISS" not in out
     record = json.loads(path.read_text())
     assert record["threads"] == [1, 2] and record["quick"] is True
-    assert set(record["floors"]) == {"copy", "read"}
+    assert set(record["floors"]) == {"copy", "read", "exp", "exp_bare"}
+    assert record["out_of_cache"] == []                 # --quick
+    machine = record["machine_floors"]
+    assert {(m["dtype"], m["threads"]) for m in machine} == {
+        (d, t) for d in ("float32", "float64") for t in (1, 2)}
+    for m in machine:
+        assert set(m["ns_per_element"]) == {"copy", "read", "exp", "exp_bare"}
+        assert all(v > 0 for v in m["ns_per_element"].values())
     assert isinstance(record["caches"], dict)
     rows = record["rows"]
     # --quick: the first two shapes, float32, four ops, each thread count
@@ -62,9 +75,7 @@ def test_bench_quick_json(tiny, capsys, tmp_path):
         for peer, speedup in r["speedup"].items():
             assert speedup == pytest.approx(r["median_s"][peer] / ours)
         _check_floors(r, ours)
-    by_row = {(r["op"], tuple(r["shape"]), r["threads"]): r for r in rows}
-    for (op, shape, _), r in by_row.items():       # NumPy's floors: timed once, reported twice
-        assert r["floor_median_s"] == by_row[op, shape, 1]["floor_median_s"]
+    assert {r["isa"] for r in rows} == {record["isa"]}
     cache = record["in_cache"]
     assert [(r["op"], r["threads"]) for r in cache] == [
         (op, t) for t in (1, 2) for op in kernels.IN_CACHE_OPS]
@@ -107,7 +118,7 @@ def test_a_new_floor_shows_in_the_tables_and_the_record(tiny, monkeypatch, capsy
         return lambda: np.copyto(out, x)
 
     extra = floors.Floor("again", "a copy again", "np.copyto once more, on the run's threads",
-                         build, ops=("logsumexp",), single_threaded=False)
+                         build, ops=("logsumexp",))
     monkeypatch.setattr(floors, "FLOORS", floors.FLOORS + (extra,))
     path = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--threads", "1,2", "--json", str(path)]) == 0
@@ -156,7 +167,8 @@ def test_measure_times_single_threaded_libraries_once(tiny, monkeypatch):
     assert {t for lib, t in built if lib == "reference"} == {1}
     assert {t for lib, t in built if lib == "pysoftmax"} == {1, 2}
     assert results[0]["median_s"]["reference"] == results[1]["median_s"]["reference"]
-    assert results[0]["floor_median_s"] == results[1]["floor_median_s"]
+    # the floors run on the row's thread count: timed at each
+    assert results[0]["floor_median_s"] != results[1]["floor_median_s"]
 
 
 def test_in_cache_calls_write_into_one_output(tiny):
@@ -164,19 +176,77 @@ def test_in_cache_calls_write_into_one_output(tiny):
     for op in kernels.IN_CACHE_OPS:
         call = kernels.in_cache_call(op, data, 1)
         first, second = call(), call()
+        if op == "cross_entropy_with_grad":
+            want = pysoftmax.reference.cross_entropy_with_grad(data.logits, data.target)
+            assert first[0] == pytest.approx(want[0], rel=1e-6)
+            np.testing.assert_allclose(first[1], want[1], rtol=1e-5, atol=1e-7)
+            assert first[1] is second[1]                     # the same preallocated out=
+            continue
         want = getattr(pysoftmax.reference, op)(data.logits)
         np.testing.assert_allclose(first, want, rtol=1e-5, atol=1e-6)
         if op != "logsumexp":
             assert first is second                           # the same preallocated out=
 
 
-def test_floors_copy_and_read_the_logits():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_floors_compute_what_they_say(isa, threads, dtype):
+    """The native floors on every instruction set and thread count: the copy copies (odd sizes
+    and offsets: the unaligned head and the tail), the read finds the maximum, the exp floors
+    compute exp(x - shift) over each thread's part."""
+    x = kernels.make_inputs(37, 29, dtype).logits
+    for lo, hi in ((0, x.size), (1, x.size - 3), (5, 6)):
+        part = x.reshape(-1)[lo:hi]
+        out = np.full_like(part, np.nan)
+        pysoftmax._core.floor_stream_copy(part, out)
+        np.testing.assert_array_equal(out, part)
+        assert pysoftmax._core.floor_read_max(part) == part.max()
+    small, repeat = floors.l1_part(x, threads)
+    assert small.size % 64 == 0 and small.size * repeat >= x.size * 0.9
+    shift = float(small.max())
+    want = np.exp(small.astype(np.float64) - shift)
+    tol = 1e-6 if dtype == "float32" else 1e-14
+    got = pysoftmax._core.floor_exp_sum(small, shift, 3)
+    assert got == pytest.approx(3 * want.sum(), rel=tol)
+    out = np.empty_like(small)
+    pysoftmax._core.floor_exp_store(small, shift, out, 2)
+    np.testing.assert_allclose(out, want, rtol=4 * tol)
+    with pytest.raises(ValueError, match="x: expected a multiple of 64 elements"):
+        pysoftmax._core.floor_exp_sum(x.reshape(-1)[:65], 0.0, 1)
+    with pytest.raises(ValueError, match="out: expected"):
+        pysoftmax._core.floor_stream_copy(x, np.empty(3, x.dtype))
+    with pytest.raises(TypeError, match="x: expected float32 or float64"):
+        pysoftmax._core.floor_read_max(np.zeros(4, np.int32))
+
+
+def test_floors_bound_their_ops():
     x = kernels.make_inputs(8, 30, "float32").logits
     by_name = {f.name: f for f in floors.FLOORS}
     assert by_name["read"].build(x, 1)() == x.max()
     by_name["copy"].build(x, 1)()
-    assert [f.name for f in floors.bounding("logsumexp")] == ["read"]
-    assert [f.name for f in floors.bounding("softmax")] == ["copy", "read"]
+    assert [f.name for f in floors.bounding("logsumexp")] == ["read", "exp"]
+    assert [f.name for f in floors.bounding("softmax")] == ["copy", "exp"]
+    assert floors.limit_ns("softmax", {"copy": 0.2, "exp": 0.3}) == 0.3
+    assert floors.limit_ns("logsumexp", {"read": 0.5, "exp": 0.3}) == 0.5
+    assert floors.limit_ns("softmax", {}) is None
+
+
+def test_bench_isa_all_times_every_set_in_turns(tiny, capsys, tmp_path):
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--threads", "1", "--isa", "all", "--json",
+                 str(path)]) == 0
+    record = json.loads(path.read_text())
+    sets = pysoftmax._core.available_isas()
+    assert record["isas"] == sorted(sets)
+    for key in ("rows", "in_cache"):
+        by_row = {}
+        for r in record[key]:
+            by_row.setdefault((r["op"], tuple(r["shape"])), set()).add(r["isa"])
+        assert all(found == set(sets) for found in by_row.values())
+    assert {m["isa"] for m in record["machine_floors"]} == set(sets)
+    out = capsys.readouterr().out
+    assert f"instruction sets: {', '.join(sets)}" in out
+    with pytest.raises(SystemExit, match="--isa: nosuchset not run by this CPU"):
+        main(["bench", "--quick", "--isa", "nosuchset"])
 
 
 def test_bench_plot(tiny, capsys, tmp_path):
@@ -241,53 +311,92 @@ def _checker():
     return module
 
 
-def _row(op, shape, dtype, threads, median_s):
+def _row(op, shape, dtype, threads, median_s, isa="avx2", floor_s=None):
     ours = median_s["pysoftmax"]
-    return {"op": op, "shape": list(shape), "dtype": dtype, "threads": threads,
-            "elements": shape[0] * shape[1], "median_s": median_s,
-            "speedup": {lib: t / ours for lib, t in median_s.items() if lib != "pysoftmax"}}
+    elements = shape[0] * shape[1]
+    floor_s = floor_s or {}
+    floor_ns = {f: s * 1e9 / elements for f, s in floor_s.items()}
+    limit = max(floor_ns.values()) if floor_ns else None
+    return {"op": op, "shape": list(shape), "dtype": dtype, "threads": threads, "isa": isa,
+            "elements": elements, "median_s": median_s,
+            "speedup": {lib: t / ours for lib, t in median_s.items() if lib != "pysoftmax"},
+            "floor_median_s": floor_s, "floor_ns_per_element": floor_ns,
+            "limit_ratio": None if limit is None else ours * 1e9 / elements / limit}
+
+
+def _line(out, *parts):
+    found = [line for line in out if all(p in line for p in parts)]
+    assert len(found) == 1, (parts, found)
+    return found[0]
 
 
 def test_check_targets_on_a_small_record(tmp_path, capsys):
     check = _checker()
+    big = 4096 * 1000
     rows = [
-        # 3x torch: meets softmax's 2.5x; 12x the reference: meets 10x
+        # 3x torch, 12x the reference: both need 1x
         _row("softmax", (4096, 1000), "float32", 1,
              {"pysoftmax": 1.0, "torch": 3.0, "reference": 12.0}),
-        # 2x torch at K = 10: misses cross_entropy_with_grad's 8x (K <= 32)
+        # cross_entropy_with_grad needs 3x torch: 2x misses
         _row("cross_entropy_with_grad", (65536, 10), "float32", 1,
-             {"pysoftmax": 1.0, "torch": 2.0}),
+             {"pysoftmax": 1.0, "torch": 2.0},
+             floor_s={"copy": 2e-4 * 1e-9 * 655360 * 1e4, "exp": 1e-4}),
+        # softmax at K <= 32 needs 3x torch; float64 at K >= 1000 1.5x
+        _row("softmax", (65536, 10), "float32", 1, {"pysoftmax": 1.0, "torch": 2.5}),
+        _row("softmax", (4096, 1000), "float64", 1, {"pysoftmax": 1.0, "torch": 1.4}),
+        # 2 threads, exp-bound: 2x scaling meets 1.8x
         _row("softmax", (4096, 1000), "float32", 2,
-             {"pysoftmax": 0.5, "torch": 1.5, "reference": 12.0}),        # scaling 2x: met
+             {"pysoftmax": 0.5, "torch": 1.5, "reference": 12.0},
+             floor_s={"copy": 0.1 * big * 1e-9, "exp": 0.2 * big * 1e-9}),
+        # 2 threads, memory-bound: the copy floor scales 2.0 / 1.25 = 1.6x, so 0.9 x 1.6 = 1.44x
+        # is needed and 1.25x misses
         _row("cross_entropy_with_grad", (65536, 10), "float32", 2,
-             {"pysoftmax": 0.8, "torch": 1.2}),                          # scaling 1.25x: missed
-        _row("softmax", (10, 10), "float32", 1, {"pysoftmax": 1.0}),    # in L2: no scaling target
-        _row("softmax", (10, 10), "float32", 2, {"pysoftmax": 1.0}),
-        _row("logsumexp", (4096, 1000), "float32", 1,
-             {"pysoftmax": 1.0, "torch": 1.0}),                          # no target
+             {"pysoftmax": 0.8, "torch": 3.0},
+             floor_s={"copy": 1.25, "exp": 1e-4}),
+        # another instruction set: no speed-up targets, but the isa target
+        _row("softmax", (4096, 1000), "float32", 1, {"pysoftmax": 1.1, "torch": 3.0},
+             isa="avx512"),
+    ]
+    rows[1]["floor_median_s"]["copy"] = 2.0
+    out_of_cache = [
+        _row("softmax", (32768, 1000), "float32", 1, {"pysoftmax": 1.2},
+             floor_s={"copy": 1.0, "exp": 0.5}),                      # 1.2x: <= 1.25x, met
+        _row("logsumexp", (32768, 1000), "float32", 1, {"pysoftmax": 1.2},
+             floor_s={"read": 1.0, "exp": 0.5}),                      # 1.2x: > 1.15x, missed
     ]
     in_cache = [{"op": "softmax", "shape": [64, 4000], "dtype": "float32", "threads": 1,
-                 "ns_per_element": 0.6, "floor_ns_per_element": {"exp": 0.5, "copy": 0.1}},
+                 "isa": "avx2", "ns_per_element": 0.6, "median_s": 0.6e-9 * 256000,
+                 "floor_ns_per_element": {"exp": 0.5, "copy": 0.1}},
                 {"op": "logsumexp", "shape": [64, 4000], "dtype": "float32", "threads": 1,
-                 "ns_per_element": 0.6, "floor_ns_per_element": {"read": 0.1}}]
+                 "isa": "avx2", "ns_per_element": 0.6, "median_s": 0.6e-9 * 256000,
+                 "floor_ns_per_element": {"read": 0.1}}]
     path = tmp_path / "kernels.json"
-    path.write_text(json.dumps({"threads": [1, 2], "caches": {"L2": 512 << 10},
-                                "rows": rows, "in_cache": in_cache}))
+    path.write_text(json.dumps({"isa": "avx2", "threads": [1, 2], "rows": rows,
+                                "out_of_cache": out_of_cache, "in_cache": in_cache}))
     assert check.main([str(path)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in out[1:7]] == ["met", "met", "MISSED", "met", "met",
-                                                      "MISSED"]
-    assert "cross_entropy_with_grad 65536x10 float32, 1 thread(s) vs torch" in out[3]
-    assert "2.00x" in out[3] and ">= 8x" in out[3]
-    scaling = [line for line in out if "scaling" in line and "->" in line]
-    assert len(scaling) == 2 and scaling[0].startswith("met") and "2.00x" in scaling[0]
-    assert scaling[1].startswith("MISSED") and "1.25x" in scaling[1]
-    assert any(line.startswith("met") and "/ exp floor" in line and "1.20x" in line
-               for line in out)
+    assert _line(out, "softmax 4096x1000 float32, avx2, 1 thread(s) vs torch").startswith("met")
+    line = _line(out, "cross_entropy_with_grad 65536x10 float32, avx2, 1 thread(s) vs torch")
+    assert line.startswith("MISSED") and "2.00x" in line and ">= 3x" in line
+    line = _line(out, "softmax 65536x10 float32, avx2, 1 thread(s) vs torch")
+    assert line.startswith("MISSED") and ">= 3x" in line
+    line = _line(out, "softmax 4096x1000 float64, avx2, 1 thread(s) vs torch")
+    assert line.startswith("MISSED") and ">= 1.5x" in line
+    assert not [line for line in out if "avx512, 1 thread(s) vs" in line]
+    line = _line(out, "isa", "avx512 vs avx2")
+    assert line.startswith("MISSED") and "0.91x" in line and ">= 0.97x" in line
+    line = _line(out, "softmax 4096x1000 float32 (exp-bound), 1 -> 2 threads")
+    assert line.startswith("met") and "2.00x" in line and ">= 1.8x" in line
+    line = _line(out, "cross_entropy_with_grad 65536x10 float32 (memory-bound), 1 -> 2 threads")
+    assert line.startswith("MISSED") and "1.25x" in line and ">= 1.44x" in line
+    assert _line(out, "near the limit", "softmax 32768x1000").startswith("met")
+    assert _line(out, "near the limit", "logsumexp 32768x1000").startswith("MISSED")
+    line = _line(out, "in cache", "softmax 64x4000")
+    assert line.startswith("met") and "1.20x" in line and "<= 1.5x" in line
     assert "not checked: in cache: 1 row(s) without the exp floor (the record holds: read)" in out
     assert "not checked: speed-up vs sklearn: 2 row(s), sklearn is not in the record" in out
-    assert out[-1] == ("speed-up 4 of 6 met; scaling 1 of 2 met; in cache 1 of 1 met; "
-                       "missed 3 of 9")
+    assert out[-1] == ("near the limit 1 of 2 met; in cache 1 of 1 met; speed-up 5 of 8 met; "
+                       "isa 0 of 1 met; scaling 1 of 2 met; missed 6 of 14")
 
     training = [{"threads": 2, "shape": [30000, 784], "quick": False,
                  "results": {"sklearn": {"time_to_target": 10.0},

@@ -55,32 +55,46 @@ def run(args):
         print(f"{args.rounds} rounds: each time is the median of a library's medians over the "
               f"rounds")
 
+    isas = _isas(args.isa)
+    if isas != [None]:
+        print(f"instruction sets: {', '.join(isas)} (each row timed on each, in turns)")
     rows = kernels.benchmark_rows(args.quick, sweep=args.plot is not None or not args.quick)
+    big = [] if args.quick else kernels.out_of_cache_rows(caches.get("L3"))
     min_repeats, min_time = (3, 0.0) if args.quick else (5, 0.3)
-    rounds, cache_rounds = [], []
+    rounds, cache_rounds, big_rounds = [], [], []
     for _ in range(args.rounds):
-        rounds.append(kernels.measure(rows, libraries, threads, min_repeats, min_time))
-        cache_rounds.append(kernels.measure_in_cache(threads, min_repeats, min_time))
+        rounds.append(kernels.measure(rows, libraries, threads, min_repeats, min_time, isas))
+        big_rounds.append(kernels.measure(big, ["pysoftmax"], threads, min_repeats, min_time,
+                                          isas, out=True))
+        cache_rounds.append(kernels.measure_in_cache(threads, min_repeats, min_time, isas))
+    machine = kernels.measure_floors(threads, min_repeats, min_time, isas, caches.get("L3"))
     results = kernels.combine_rounds(rounds)
+    out_of_cache = kernels.combine_rounds(big_rounds)
     in_cache = kernels.combine_in_cache(cache_rounds)
+    print()
+    print("\n".join(report.format_machine_floors(machine)))
     print()
     print("\n".join(report.format_results(results, libraries)))
     print()
     print("\n".join(report.format_floors(results)))
+    if out_of_cache:
+        print()
+        print("\n".join(report.format_out_of_cache(out_of_cache, caches.get("L3"))))
     if len(threads) > 1:
         print()
-        print("\n".join(report.format_scaling(results, min(threads), max(threads),
-                                              caches.get("L2"))))
+        print("\n".join(report.format_scaling(results + out_of_cache, min(threads),
+                                              max(threads), caches.get("L2"), machine)))
     print()
     print("\n".join(report.format_in_cache(in_cache)))
 
     if args.json is not None:
         setup = {"pysoftmax": pysoftmax.__version__, "isa": pysoftmax._core.get_isa(),
+                 "isas": sorted({r["isa"] for r in results}),
                  "cpu": cpu, "caches": caches, "date": now.isoformat(timespec="seconds"),
                  "threads": threads, "quick": args.quick, "rounds": args.rounds,
                  "repeats": {"min": min_repeats, "min_time_s": min_time},
                  "versions": {"numpy": np.__version__, **versions}, "not_installed": missing}
-        _write_json(args.json, report.record(setup, results, in_cache))
+        _write_json(args.json, report.record(setup, results, in_cache, out_of_cache, machine))
     if args.plot is not None:
         most = max(threads)
         report.plot([r for r in results if r["threads"] == most], args.plot,
@@ -125,6 +139,21 @@ def run_train(args):
     return 0
 
 
+def _isas(text):
+    """--isa: None (the active set), "all" (every set this CPU runs, best first) or names."""
+    if text is None:
+        return [None]
+    available = pysoftmax._core.available_isas()
+    if text.strip().lower() == "all":
+        return available
+    names = list(dict.fromkeys(part.strip().lower() for part in text.split(",")))
+    unknown = [n for n in names if n not in available]
+    if unknown or not names:
+        raise SystemExit(f"--isa: {', '.join(unknown) or repr(text)} not run by this CPU; "
+                         f"expected 'all' or names among {', '.join(available)}")
+    return names
+
+
 def _count(text):
     """The integer `text` if it is one >= 1, else 0."""
     try:
@@ -165,6 +194,10 @@ def add_parser(sub):
     b.add_argument("--rounds", type=_positive, default=1, metavar="R",
                    help="measure everything R times, minutes apart, and report each library's "
                         "median over the rounds (steadier on a shared machine; default 1)")
+    b.add_argument("--isa", metavar="all|NAME[,NAME...]",
+                   help="time pysoftmax on each of these instruction sets (all: every set this "
+                        "CPU runs), in turns within each row, with each set's floors; default: "
+                        "the active set")
     b.add_argument("--json", metavar="PATH", help="save the rows, raw medians and the setup")
     b.add_argument("--plot", metavar="PATH.png", help="plot ns/element against K (matplotlib)")
     b.add_argument("--train", action="store_true",

@@ -27,62 +27,102 @@ def _bytes(n):
 
 
 def format_results(results, libraries):
-    """The timing table: ns/element of each library, then pysoftmax's speed-up over each peer."""
+    """The timing table: ns/element of each library, then pysoftmax's speed-up over each peer;
+    pysoftmax's instruction set in its own column (a row per set with --isa)."""
     others = [lib for lib in libraries if lib != "pysoftmax"]
-    head = ["op", "shape", "dtype", "threads"]
+    head = ["op", "shape", "dtype", "isa", "threads"]
     cells = [head + list(libraries) + [f"vs {p}" for p in others]]
     for r in results:
-        key = _row_name(r) + [str(r["threads"])]
+        key = _row_name(r) + [r["isa"], str(r["threads"])]
         ns = [f"{r['ns_per_element'][lib]:.3f}" if lib in r["ns_per_element"] else "-"
               for lib in libraries]
-        up = [f"{r['speedup'][p]:.1f}x" if p in r["speedup"] else "-" for p in others]
+        up = [f"{r['speedup'][p]:.2f}x" if p in r["speedup"] else "-" for p in others]
         cells.append(key + ns + up)
     lines = ["ns/element (median) of each library, then the speed-up of pysoftmax against each "
              "peer (peer time / pysoftmax time):"]
-    return lines + table(cells)
+    return lines + table(cells, left=4)
 
 
 def _floors_table(rows, ours_ns):
-    """A row per row of `rows`: pysoftmax's ns/element (ours_ns), each floor's, and pysoftmax's
-    time over each floor's; then what each floor is."""
+    """A row per row of `rows`: pysoftmax's ns/element (ours_ns), each floor's, the limit (the
+    larger of the memory and exp floors), and pysoftmax's time over each floor and over the
+    limit; then what each floor is."""
     names = [f.name for f in floors.FLOORS
              if any(f.name in r["floor_ns_per_element"] for r in rows)]
-    cells = [["op", "shape", "dtype", "threads", "pysoftmax"] + names
-             + [f"/ {name}" for name in names]]
+    cells = [["op", "shape", "dtype", "isa", "threads", "pysoftmax"] + names
+             + ["limit"] + [f"/ {name}" for name in names] + ["/ limit"]]
     for r, ns in zip(rows, ours_ns):
         floor_ns, ratio = r["floor_ns_per_element"], r["floor_ratio"]
-        cells.append(_row_name(r) + [str(r["threads"]), f"{ns:.3f}"]
+        limit, over = r.get("limit_ns_per_element"), r.get("limit_ratio")
+        cells.append(_row_name(r) + [r["isa"], str(r["threads"]), f"{ns:.3f}"]
                      + [f"{floor_ns[n]:.3f}" if n in floor_ns else "-" for n in names]
-                     + [f"{ratio[n]:.2f}x" if n in ratio else "-" for n in names])
-    return table(cells) + [f"  {line}" for line in floors.describe(names)]
+                     + ["-" if limit is None else f"{limit:.3f}"]
+                     + [f"{ratio[n]:.2f}x" if n in ratio else "-" for n in names]
+                     + ["-" if over is None else f"{over:.2f}x"])
+    return table(cells, left=4) + [f"  {line}" for line in floors.describe(names)]
 
 
 def format_floors(results):
     """pysoftmax against the floors measured on each row's inputs in the same run."""
-    lines = ["ns/element of pysoftmax and of the floors measured with it on the same inputs, "
-             "then pysoftmax's time / the floor's:"]
+    lines = ["ns/element of pysoftmax and of the floors measured with it on the same inputs "
+             "(on its instruction set and thread count), then pysoftmax's time / the floor's:"]
     return lines + _floors_table(results, [r["ns_per_element"]["pysoftmax"] for r in results])
 
 
-def format_scaling(results, few, many, l2_bytes=None):
+def format_out_of_cache(rows, l3_bytes):
+    """The rows of at least OUT_OF_CACHE_L3S x the L3, pysoftmax alone with out=."""
+    l3 = "" if l3_bytes is None else f" (L3 {_bytes(l3_bytes)})"
+    lines = [f"out of cache: arrays of at least {kernels.OUT_OF_CACHE_L3S}x the L3{l3}, the "
+             "output preallocated (out=); ns/element of pysoftmax and of its floors on the same "
+             "inputs, then pysoftmax's time / the floor's:"]
+    return lines + _floors_table(rows, [r["ns_per_element"]["pysoftmax"] for r in rows])
+
+
+def format_machine_floors(rows):
+    """The machine's floors (kernels.measure_floors): one line per set, dtype and threads."""
+    names = [f.name for f in floors.FLOORS]
+    cells = [["isa", "dtype", "threads"] + [f"{n} ns/el" for n in names]
+             + ["copy GB/s", "read GB/s"]]
+    for r in rows:
+        cells.append([r["isa"], r["dtype"], str(r["threads"])]
+                     + [f"{r['ns_per_element'][n]:.3f}" for n in names]
+                     + [f"{r['gb_per_s'][n]:.1f}" for n in ("copy", "read")])
+    size = _bytes(rows[0]["bytes"]) if rows else ""
+    return ([f"this machine's floors: copy and read of {size} arrays, the exp floors "
+             f"L1-resident (what each is: under the floors table)"] + table(cells, left=2))
+
+
+def _machine_scaling(machine, isa, dtype, few, many):
+    """The streamed copy's own speed-up from `few` to `many` threads, or None."""
+    ns = {r["threads"]: r["ns_per_element"]["copy"] for r in machine
+          if r["isa"] == isa and r["dtype"] == dtype}
+    return ns[few] / ns[many] if few in ns and many in ns else None
+
+
+def format_scaling(results, few, many, l2_bytes=None, machine=()):
     """pysoftmax's speed-up from `few` to `many` threads on each row measured with both; each
-    row's input is said to be in L2 or beyond it when the L2 size (`l2_bytes`) is known."""
-    times = {(r["op"], tuple(r["shape"]), r["dtype"], r["threads"]): r for r in results}
-    cells = [["op", "shape", "dtype", f"{few} thread(s)", f"{many} threads", "speed-up",
-              "input"]]
+    row's input is said to be in L2 or beyond it when the L2 size (`l2_bytes`) is known; beside
+    it, the streamed copy's own scaling (the memory-bound rows' limit)."""
+    times = {(r["op"], tuple(r["shape"]), r["dtype"], r["isa"], r["threads"]): r
+             for r in results}
+    cells = [["op", "shape", "dtype", "isa", f"{few} thread(s)", f"{many} threads", "speed-up",
+              "copy's", "input"]]
     for r in results:
         if r["threads"] != few:
             continue
-        other = times.get((r["op"], tuple(r["shape"]), r["dtype"], many))
+        other = times.get((r["op"], tuple(r["shape"]), r["dtype"], r["isa"], many))
         if other is None:
             continue
         a, b = r["median_s"]["pysoftmax"], other["median_s"]["pysoftmax"]
         nbytes = r["elements"] * np.dtype(r["dtype"]).itemsize
         where = "" if l2_bytes is None else (" > L2" if nbytes > l2_bytes else " in L2")
-        cells.append(_row_name(r) + [f"{a * 1e3:.3f} ms", f"{b * 1e3:.3f} ms", f"{a / b:.2f}x",
+        copy = _machine_scaling(machine, r["isa"], r["dtype"], few, many)
+        cells.append(_row_name(r) + [r["isa"], f"{a * 1e3:.3f} ms", f"{b * 1e3:.3f} ms",
+                                     f"{a / b:.2f}x", "-" if copy is None else f"{copy:.2f}x",
                                      _bytes(nbytes) + where])
     l2 = "" if l2_bytes is None else f"; L2 {_bytes(l2_bytes)}"
-    return [f"pysoftmax scaling, {few} -> {many} threads (median times{l2}):"] + table(cells)
+    return ([f"pysoftmax scaling, {few} -> {many} threads (median times{l2}; copy's: the "
+             f"streamed copy's own):"] + table(cells, left=4))
 
 
 def format_in_cache(rows):
@@ -92,40 +132,56 @@ def format_in_cache(rows):
     return lines + _floors_table(rows, [r["ns_per_element"] for r in rows])
 
 
-def record(setup, results, in_cache):
+def record(setup, results, in_cache, out_of_cache=(), machine=()):
     """The JSON record of a kernel run: `setup` (versions, machine, options), every row, and
     what each floor of the rows is."""
-    names = {n for r in results + in_cache for n in r["floor_ns_per_element"]}
+    names = {n for r in [*results, *in_cache, *out_of_cache] for n in r["floor_ns_per_element"]}
+    names |= {n for r in machine for n in r["ns_per_element"]}
     return {**setup, "floors": {f.name: f.description for f in floors.FLOORS if f.name in names},
-            "rows": results, "in_cache": in_cache}
+            "rows": results, "in_cache": in_cache, "out_of_cache": list(out_of_cache),
+            "machine_floors": list(machine)}
 
 
 def plot(results, path, title):
-    """ns/element against K (log-log), softmax and cross_entropy_with_grad, float32, one line per
-    library, and the floors measured on the same rows as dashed lines."""
+    """ns/element against K (log-log), softmax and cross_entropy_with_grad, float32: a line per
+    peer and per instruction set of pysoftmax, and the floors measured on the same rows (on
+    each set) as dashed lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sweep = {tuple(s) for s in kernels.sweep_shapes()}
-    colors = dict(zip(peers.LIBRARIES, ("C0", "C1", "C2", "C3", "C4")))
+    isas = list(dict.fromkeys(r["isa"] for r in results))
+    markers = dict(zip(isas, "os^vD"))
+    peer_colors = dict(zip(peers.LIBRARIES[1:], ("C1", "C2", "C3", "C4")))
+    isa_colors = dict(zip(isas, ("C0", "C5", "C6", "C7", "C8")))
     greys = ("grey", "black", "silver", "dimgrey")
-    fig, axes = plt.subplots(1, len(kernels.SWEEP_OPS), figsize=(12, 5.5), sharey=True)
+    fig, axes = plt.subplots(1, len(kernels.SWEEP_OPS), figsize=(12, 6), sharey=True)
     for ax, op in zip(axes, kernels.SWEEP_OPS):
         rows = sorted((r for r in results if r["op"] == op and r["dtype"] == "float32"
                        and tuple(r["shape"]) in sweep), key=lambda r: r["shape"][1])
-        for lib in peers.LIBRARIES:
-            points = [(r["shape"][1], r["ns_per_element"][lib]) for r in rows
+        for isa in isas:
+            points = [(r["shape"][1], r["ns_per_element"]["pysoftmax"]) for r in rows
+                      if r["isa"] == isa]
+            if points:
+                ax.plot(*zip(*points), marker="o", color=isa_colors[isa],
+                        label=f"pysoftmax {isa}")
+        first = [r for r in rows if r["isa"] == isas[0]]    # the peers: the same in every set
+        for lib in peers.LIBRARIES[1:]:
+            points = [(r["shape"][1], r["ns_per_element"][lib]) for r in first
                       if lib in r["ns_per_element"]]
             if points:
-                ax.plot(*zip(*points), marker="o", color=colors[lib], label=lib)
+                ax.plot(*zip(*points), marker="o", color=peer_colors[lib], label=lib)
         names = [f for f in floors.FLOORS if any(f.name in r["floor_ns_per_element"] for r in rows)]
         for f, color in zip(names, greys):
-            points = [(r["shape"][1], r["floor_ns_per_element"][f.name]) for r in rows
-                      if f.name in r["floor_ns_per_element"]]
-            ax.plot(*zip(*points), linestyle="--", color=color, linewidth=1,
-                    label=f"{f.name} floor: {f.label}")
+            for isa in isas:
+                points = [(r["shape"][1], r["floor_ns_per_element"][f.name]) for r in rows
+                          if r["isa"] == isa and f.name in r["floor_ns_per_element"]]
+                if points:
+                    ax.plot(*zip(*points), linestyle="--", color=color, linewidth=1,
+                            marker=markers[isa], markersize=3,
+                            label=f"{f.name} floor ({f.label}), {isa}")
         ax.set(xscale="log", yscale="log",
                xlabel=f"K (classes per row), N·K ≈ {kernels.SWEEP_ELEMENTS / 1e6:.2g}M",
                title=f"{op}, float32")
@@ -135,11 +191,11 @@ def plot(results, path, title):
     for ax in axes:
         legend.update(zip(*reversed(ax.get_legend_handles_labels())))
     # libraries first
-    entries = sorted(legend.items(), key=lambda item: item[0] not in peers.LIBRARIES)
+    entries = sorted(legend.items(), key=lambda item: "floor" in item[0])
     fig.legend([h for _, h in entries], [label for label, _ in entries], loc="lower center",
-               ncol=4, fontsize="small")
+               ncol=3, fontsize="small")
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.18, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
