@@ -162,9 +162,10 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
     n_iter_no_change : int, default=10
         Epochs without improvement by tol that "sgd" tolerates.
     stream_size : float or None, default=None
-        Used by partial_fit only: the number of samples of the data set the calls stream through; the
-        penalty ||W||^2 / (2C) is spread over that many (times the mean sample weight), so
-        that passes over a data set in chunks minimise the objective fit would. None: the
+        Used by partial_fit only: the number of samples of the data set the calls stream
+        through; the penalty ||W||^2 / (2C) is spread over that many (times the mean sample
+        weight), so that passes over a data set in chunks minimise the objective fit would.
+        None: the
         samples seen so far (by fit and partial_fit): the objective of all the data seen.
 
     Attributes
