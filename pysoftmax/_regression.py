@@ -165,8 +165,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         Used by partial_fit only: the number of samples of the data set the calls stream
         through; the penalty ||W||^2 / (2C) is spread over that many (times the mean sample
         weight), so that passes over a data set in chunks minimise the objective fit would.
-        None: the
-        samples seen so far (by fit and partial_fit): the objective of all the data seen.
+        None: the samples seen so far (by fit and partial_fit): the objective of all the data
+        seen.
 
     Attributes
     ----------
