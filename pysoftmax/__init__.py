@@ -1,4 +1,4 @@
-"""pysoftmax: fast and accurate softmax, log_softmax and logsumexp on the CPU.
+"""Fast and accurate softmax, log_softmax, logsumexp and cross-entropy on the CPU.
 
 The functions follow NumPy conventions (any array-like, any axis or tuple of axes, any layout)
 and are computed by a C++ core with per-instruction-set kernels chosen at import.
