@@ -1,9 +1,10 @@
 """The public API's docstrings: numpydoc-valid (a one-line summary, Parameters, Returns or
 Yields, Raises, Examples, no prose parsed as parameters), and their Examples pass as doctests.
 
-PUBLIC names every public object; test_public_lists_every_public_object keeps it complete
-(pysoftmax.__all__, pysoftmax.special.__all__, pysoftmax.reference.__all__ and the methods
-SoftmaxRegression defines), so a new function cannot go undocumented.
+PUBLIC, every public object, is built from pysoftmax.__all__, pysoftmax.special.__all__,
+pysoftmax.reference.__all__ and the list of SoftmaxRegression's public methods, which
+test_public_lists_every_public_object compares with the methods the class defines: a new
+public function or method cannot go undocumented.
 """
 
 import doctest
