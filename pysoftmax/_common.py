@@ -359,9 +359,41 @@ class LinearCrossEntropyArgs:
 
 def one_hot(labels: ArrayLike, num_classes: SupportsIndex,
             dtype: DTypeLike = np.float32) -> NDArray[Any]:
-    """(..., num_classes) array with 1 at each label's class and 0 elsewhere.
+    """One-hot encoding of class indices.
 
-    Shared by both backends: it is an allocation and a scatter, with nothing to accelerate.
+    Parameters
+    ----------
+    labels : array_like of int
+        Class indices, any shape, each in ``[0, num_classes)``.
+    num_classes : int
+        The number of classes K, >= 1.
+    dtype : data-type, default=numpy.float32
+        The result's dtype.
+
+    Returns
+    -------
+    ndarray
+        Shape ``labels.shape + (num_classes,)``: 1 at each label's class, 0 elsewhere.
+
+    Raises
+    ------
+    TypeError
+        If `labels` is not of an integer dtype.
+    IndexError
+        If a label is out of range (the message names the first such position).
+    ValueError
+        If `num_classes` < 1.
+
+    See Also
+    --------
+    cross_entropy : Takes class indices or probabilities such as these.
+
+    Examples
+    --------
+    >>> import pysoftmax as ps
+    >>> ps.one_hot([0, 2], 3)
+    array([[1., 0., 0.],
+           [0., 0., 1.]], dtype=float32)
     """
     num_classes = operator.index(num_classes)
     if num_classes < 1:

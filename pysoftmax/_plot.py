@@ -50,12 +50,55 @@ def _image_shape(image_shape: Sequence[SupportsIndex], d: int) -> tuple[int, ...
 def plot_templates(model_or_coef: Any, image_shape: Sequence[SupportsIndex], *,
                    class_names: Iterable[object] | None = None, ncols: SupportsIndex | None = None,
                    cmap: str = "RdBu_r") -> Figure:
-    """One image per class of the weights W[k] (K, d) reshaped to `image_shape`.
+    """Draw each class's weights as an image: one panel per row of ``coef`` (K, d).
 
-    `model_or_coef` is a fitted model with ``coef_`` (and ``classes_``, used as the default
-    class names) or a (K, d) array. Each template has its own colour scale, symmetric around 0:
-    red pixels raise the class's score, blue ones lower it (with the default `cmap`); RGB(A)
-    shapes show the weights rescaled to [0, 1]. Returns a matplotlib Figure.
+    Each template has its own colour scale, symmetric around 0: with the default `cmap`, red
+    pixels raise the class's score and blue ones lower it. RGB(A) image shapes show the weights
+    rescaled to [0, 1]. The figure is built without pyplot (no global state, no display needed).
+    Needs matplotlib (``pip install 'pysoftmax[plot]'``).
+
+    Parameters
+    ----------
+    model_or_coef : estimator or array_like
+        A fitted model with ``coef_`` (K, d) (its ``classes_``, when present, name the panels),
+        or a (K, d) array of real weights. A sparse ``coef_`` (after ``sparsify()``) is accepted.
+    image_shape : tuple of int
+        (height, width) or (height, width, 3 or 4), holding d values.
+    class_names : iterable, optional
+        K panel titles; default: the model's ``classes_``, or 0 to K - 1.
+    ncols : int, optional
+        Panels per row; default: min(K, 10).
+    cmap : str, default="RdBu_r"
+        The matplotlib colormap of (height, width) images.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; save it with ``fig.savefig(path)``.
+
+    Raises
+    ------
+    ValueError
+        If the model is not fitted, the weights are not a (K, d) real array, `image_shape` is
+        invalid or does not hold d values, `class_names` has not K names, or `ncols` < 1.
+    TypeError
+        If `image_shape` is not a tuple of integers.
+    ImportError
+        If matplotlib is not installed.
+
+    See Also
+    --------
+    plot_loss_curve : The training curve of a fitted model.
+    SoftmaxRegression : A model whose ``coef_`` rows are such templates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pysoftmax as ps
+    >>> coef = np.random.default_rng(0).standard_normal((3, 64))
+    >>> fig = ps.plot_templates(coef, (8, 8), class_names=["a", "b", "c"])
+    >>> [ax.get_title() for ax in fig.axes]
+    ['a', 'b', 'c']
     """
     coef = getattr(model_or_coef, "coef_", model_or_coef)
     if coef is model_or_coef and hasattr(model_or_coef, "fit"):
@@ -101,9 +144,44 @@ def plot_templates(model_or_coef: Any, image_shape: Sequence[SupportsIndex], *,
 
 
 def plot_loss_curve(model: Any) -> Figure:
-    """The training objective per iteration (``loss_curve_``) of a fitted model, with the
-    validation score per epoch when early stopping recorded one (``validation_scores_``).
-    Returns a matplotlib Figure."""
+    """Plot a fitted model's training objective per iteration or epoch.
+
+    Draws ``loss_curve_`` (log scale when every value is positive) and, when early stopping
+    recorded them, the validation scores per epoch (``validation_scores_``) on a second axis. The
+    figure is built without pyplot. Needs matplotlib (``pip install 'pysoftmax[plot]'``).
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted model with ``loss_curve_``, such as :class:`SoftmaxRegression`; its ``solver``,
+        when present, labels the x axis (epochs for "sgd", iterations otherwise).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; save it with ``fig.savefig(path)``.
+
+    Raises
+    ------
+    ValueError
+        If the model has no ``loss_curve_`` (not fitted) or it is empty or not 1-D.
+    ImportError
+        If matplotlib is not installed.
+
+    See Also
+    --------
+    plot_templates : The weights of each class as images.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> import pysoftmax as ps
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = ps.SoftmaxRegression(max_iter=200).fit(X, y)
+    >>> fig = ps.plot_loss_curve(model)
+    >>> fig.axes[0].get_xlabel()
+    'iteration'
+    """
     curve = getattr(model, "loss_curve_", None)
     if curve is None:
         raise ValueError("model: no loss_curve_; fit the model first")

@@ -79,9 +79,13 @@ def _dense(coef):
 
 
 class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
-    """Multinomial logistic (softmax) regression, a drop-in for scikit-learn's
-    ``LogisticRegression`` (multinomial, L2 penalty) trained by the fused linear +
-    cross-entropy kernels of pysoftmax.
+    """Multinomial logistic (softmax) regression with scikit-learn's estimator API.
+
+    A drop-in for scikit-learn's ``LogisticRegression`` (multinomial, L2 penalty), trained by
+    the fused linear + cross-entropy kernels of pysoftmax (:func:`linear_cross_entropy`). X may
+    be dense or a scipy.sparse matrix of any format (used as CSR, never densified) for fit,
+    partial_fit and the predictions. Needs scikit-learn and SciPy
+    (``pip install 'pysoftmax[sklearn]'``).
 
     Minimises ``sum_i s_i CE_i + ||W||^2 / (2C)`` over W (K, d) and b (K,), the intercept not
     penalised, where CE_i is the cross-entropy of softmax(W x_i + b) against y_i and s_i the
@@ -158,10 +162,11 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
     n_iter_no_change : int, default=10
         Epochs without improvement by tol that "sgd" tolerates.
     stream_size : float or None, default=None
-        partial_fit only: the number of samples of the data set the calls stream through; the
-        penalty ||W||^2 / (2C) is spread over that many (times the mean sample weight), so
-        that passes over a data set in chunks minimise the objective fit would. None: the
-        samples seen so far (by fit and partial_fit): the objective of all the data seen.
+        Used by partial_fit only: the number of samples of the data set the calls stream
+        through; the penalty ||W||^2 / (2C) is spread over that many (times the mean sample
+        weight), so that passes over a data set in chunks minimise the objective fit would.
+        None: the samples seen so far (by fit and partial_fit): the objective of all the data
+        seen.
 
     Attributes
     ----------
@@ -171,8 +176,12 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         One row of weights per class, in the training dtype (float32 data: float32). Unlike
         LogisticRegression, a binary problem keeps both rows (K = 2).
     intercept_ : ndarray (K,)
-    n_features_in_, feature_names_in_
-        As in scikit-learn.
+        One bias per class (0 without fit_intercept).
+    n_features_in_ : int
+        The number of features seen by fit.
+    feature_names_in_ : ndarray of str
+        The names of the features seen by fit; defined only when X has feature names that
+        are all strings (a pandas DataFrame, for example).
     n_iter_ : ndarray of shape (1,), int32
         Iterations ("lbfgs", "gd") or epochs ("sgd"), at most max_iter, as LogisticRegression's;
         each partial_fit call adds one.
@@ -184,12 +193,34 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
     best_validation_score_ : float or None
         Its best value (the returned parameters'); else None.
 
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : The estimator this one replaces.
+    linear_cross_entropy : The loss and gradients every solver evaluates.
+    plot_templates : The rows of coef_ as images.
+    plot_loss_curve : The training curve (loss_curve_) as a figure.
+
+    Notes
+    -----
     ``sparsify()`` and ``densify()`` convert coef_ to a scipy.sparse CSR matrix and back, as
     scikit-learn's linear models (predictions work on either; fit and partial_fit densify).
 
     Training runs on pysoftmax's threads (``pysoftmax.set_num_threads``); the result does not
     depend on their number. For a binary problem decision_function returns the log-odds of
     classes_[1] (one column), as LogisticRegression.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from pysoftmax import SoftmaxRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = SoftmaxRegression(C=1.0, max_iter=200).fit(X, y)
+    >>> model.coef_.shape, model.intercept_.shape
+    ((3, 4), (3,))
+    >>> model.predict(X[:3]).tolist()
+    [0, 0, 0]
+    >>> bool(model.score(X, y) > 0.95)
+    True
     """
 
     _parameter_constraints = {
@@ -242,8 +273,48 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> SoftmaxRegression:
-        """Fit the model to X (n_samples, n_features; dense or scipy.sparse) and labels y
-        (n_samples,)."""
+        """Fit the model to the training data X, y.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
+            Training data, float64 or float32 (float32 data trains in float32 and gives a float32
+            coef_); other dtypes are converted to float64. A scipy.sparse matrix of any format is
+            used as CSR without densifying it; its values must be finite.
+        y : array_like, shape (n_samples,)
+            Class labels (at least two classes; any labels: integers, strings).
+        sample_weight : array_like, shape (n_samples,), optional
+            Weight of each sample (multiplied by the class weight of its label).
+
+        Returns
+        -------
+        SoftmaxRegression
+            The fitted estimator (self).
+
+        Raises
+        ------
+        ValueError
+            If y holds fewer than two classes, X holds NaN or inf, the lengths of X, y and
+            sample_weight differ, or a parameter is invalid (scikit-learn's messages).
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            When the solver stops at max_iter (or otherwise fails to converge).
+
+        See Also
+        --------
+        partial_fit : One epoch of SGD on a chunk of a stream.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from pysoftmax import SoftmaxRegression
+        >>> X, y = load_iris(return_X_y=True)
+        >>> model = SoftmaxRegression(max_iter=200).fit(X, y)
+        >>> model.classes_.tolist(), int(model.n_iter_[0]) <= 200
+        ([0, 1, 2], True)
+        """
         return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight=None, *,
@@ -294,17 +365,55 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
                     sample_weight: ArrayLike | None = None) -> SoftmaxRegression:
-        """One epoch of minibatch SGD with momentum over X, y: a step of training on a stream.
+        """Run one epoch of minibatch SGD with momentum over X, y: a step of training on a stream.
 
-        Unlike SGDClassifier's (one-vs-rest), the update is that of the multinomial objective.
-        `classes` (all the labels the stream holds) is required on the first call, optional
-        later; a chunk may lack some classes, a label outside `classes` raises ValueError.
-        The optimizer's state (velocity, learning rate, random state) is kept between calls;
-        after fit (any solver) it continues from coef_ and intercept_ (and from the velocity of
-        an "sgd" fit). The coordinates are standardised by the running moments of the data seen
-        so far; the penalty is spread over stream_size samples (None: those seen so far). Uses
-        batch_size, learning_rate, learning_rate_init, power_t, momentum, nesterov, tol and
-        n_iter_no_change (for "adaptive"), whatever `solver` is; early_stopping is ignored.
+        Unlike SGDClassifier's (one-vs-rest), the update is that of the multinomial objective. The
+        optimizer's state (velocity, learning rate, random state) is kept between calls; after fit
+        (any solver) it continues from coef_ and intercept_ (and from the velocity of an "sgd" fit).
+        The coordinates are standardised by the running moments of the data seen so far; the penalty
+        is spread over stream_size samples (None: those seen so far). Uses batch_size,
+        learning_rate, learning_rate_init, power_t, momentum, nesterov, tol and n_iter_no_change
+        (for "adaptive"), whatever `solver` is; early_stopping is ignored.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
+            A chunk of the training data, dense or scipy.sparse (any format, used as CSR).
+        y : array_like, shape (n_samples,)
+            Its labels, all in `classes`; a chunk may lack some classes.
+        classes : array_like, optional
+            All the labels the stream holds: required on the first call, optional later (and then
+            the same as before).
+        sample_weight : array_like, shape (n_samples,), optional
+            Weight of each sample of the chunk.
+
+        Returns
+        -------
+        SoftmaxRegression
+            The updated estimator (self).
+
+        Raises
+        ------
+        ValueError
+            If `classes` is missing on the first call or differs from the first call's, holds fewer
+            than two classes, y holds a label outside it, or class_weight is "balanced" (it needs
+            the counts of the whole stream; pass a dict).
+
+        See Also
+        --------
+        fit : Training on the whole data at once.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from pysoftmax import SoftmaxRegression
+        >>> X, y = load_iris(return_X_y=True)
+        >>> model = SoftmaxRegression(random_state=0, stream_size=len(X))
+        >>> for chunk in np.array_split(np.random.default_rng(0).permutation(len(X)), 5):
+        ...     model = model.partial_fit(X[chunk], y[chunk], classes=[0, 1, 2])
+        >>> int(model.n_iter_[0]), len(model.loss_curve_)
+        (5, 5)
         """
         self._validate_params()
         first = getattr(self, "coef_", None) is None
@@ -415,19 +524,150 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """Scores X W^T + b (n_samples, K); for K = 2 the log-odds of classes_[1] (n_samples,)."""
+        """Compute the scores ``X @ coef_.T + intercept_`` of each class.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
+            The samples, dense or scipy.sparse.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, K) or (n_samples,)
+            The scores; for two classes the log-odds of ``classes_[1]`` (one value per sample),
+            as LogisticRegression.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        ValueError
+            If X has another number of features than the training data.
+
+        See Also
+        --------
+        predict_proba : The softmax of these scores.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from pysoftmax import SoftmaxRegression
+        >>> X, y = load_iris(return_X_y=True)
+        >>> model = SoftmaxRegression(max_iter=200).fit(X, y)
+        >>> model.decision_function(X[:2]).shape
+        (2, 3)
+        """
         z = self._scores(X)
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """The class of the largest score for each row of X."""
+        """Predict the class of each sample: the class of the largest score.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
+            The samples, dense or scipy.sparse.
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+            The predicted labels, taken from ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        ValueError
+            If X has another number of features than the training data.
+
+        See Also
+        --------
+        predict_proba : The probability of each class.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from pysoftmax import SoftmaxRegression
+        >>> X, y = load_iris(return_X_y=True)
+        >>> model = SoftmaxRegression(max_iter=200).fit(X, y)
+        >>> model.predict(X[[0, 50, 100]]).tolist()
+        [0, 1, 2]
+        """
         scores = self._scores(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """softmax of the scores (n_samples, K)."""
+        """Estimate the probability of each class: the softmax of the scores.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
+            The samples, dense or scipy.sparse.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, K)
+            The probabilities of the classes, in the order of ``classes_``; each row sums to 1.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        ValueError
+            If X has another number of features than the training data.
+
+        See Also
+        --------
+        predict_log_proba : Their logarithms, computed from the scores.
+        decision_function : The scores.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from pysoftmax import SoftmaxRegression
+        >>> X, y = load_iris(return_X_y=True)
+        >>> model = SoftmaxRegression(max_iter=200).fit(X, y)
+        >>> p = model.predict_proba(X[:2])
+        >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
+        ((2, 3), True)
+        """
         return _native.softmax(self._scores(X), axis=1)
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """log_softmax of the scores (n_samples, K), computed from the scores."""
+        """Estimate the log-probability of each class: the log_softmax of the scores.
+
+        Computed from the scores, so that tiny probabilities keep their logarithm (instead of -inf).
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
+            The samples, dense or scipy.sparse.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, K)
+            The log-probabilities of the classes, in the order of ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        ValueError
+            If X has another number of features than the training data.
+
+        See Also
+        --------
+        predict_proba : The probabilities.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from pysoftmax import SoftmaxRegression
+        >>> X, y = load_iris(return_X_y=True)
+        >>> model = SoftmaxRegression(max_iter=200).fit(X, y)
+        >>> bool(np.allclose(np.exp(model.predict_log_proba(X[:2])), model.predict_proba(X[:2])))
+        True
+        """
         return _native.log_softmax(self._scores(X), axis=1)

@@ -96,19 +96,141 @@ def _softmax(x, axis, temperature, where, out, log):
 
 def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
             where: ArrayLike | None = None, out: FloatArray | None = None) -> FloatArray:
-    """Softmax of `x / temperature` along `axis` (see pysoftmax.softmax)."""
+    """Softmax of ``x / temperature`` along `axis`, in plain NumPy.
+
+    The reference of :func:`pysoftmax.softmax`: the same arguments, checks, dtypes and
+    edge cases, computed as ``exp(z - max(z)) / sum(exp(z - max(z)))`` in the working dtype.
+
+    Parameters
+    ----------
+    x : array_like
+        The logits (float32 and float64 kept, float16 computed in float32, bool and integers
+        promoted to float64).
+    axis : int, tuple of ints or None, default=-1
+        The axis (axes) whose elements form one distribution; None: all of them.
+    temperature : float, default=1.0
+        T > 0 and finite; the result is softmax(x / T).
+    where : array_like of bool, optional
+        False entries are left out of the distribution and get 0.
+    out : ndarray, optional
+        Receives the result (x's shape and the result's dtype).
+
+    Returns
+    -------
+    ndarray
+        The probabilities, of x's shape; `out` when given.
+
+    Raises
+    ------
+    TypeError
+        For the inputs :func:`pysoftmax.softmax` rejects with TypeError (unsupported dtypes).
+    ValueError
+        For the inputs :func:`pysoftmax.softmax` rejects with ValueError.
+
+    See Also
+    --------
+    pysoftmax.softmax : The native version, with the details of every argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pysoftmax as ps
+    >>> x = np.random.default_rng(0).standard_normal((3, 5))
+    >>> np.allclose(ps.reference.softmax(x), ps.softmax(x))
+    True
+    """
     return _softmax(x, axis, temperature, where, out, log=False)
 
 
 def log_softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
                 where: ArrayLike | None = None, out: FloatArray | None = None) -> FloatArray:
-    """Logarithm of softmax, from the logits (see pysoftmax.log_softmax)."""
+    """Logarithm of the softmax of ``x / temperature`` along `axis`, in plain NumPy.
+
+    The reference of :func:`pysoftmax.log_softmax`, computed as
+    ``(z - max(z)) - log(sum(exp(z - max(z))))`` in the working dtype.
+
+    Parameters
+    ----------
+    x : array_like
+        The logits, as in :func:`pysoftmax.log_softmax`.
+    axis : int, tuple of ints or None, default=-1
+        The axis (axes) whose elements form one distribution; None: all of them.
+    temperature : float, default=1.0
+        T > 0 and finite.
+    where : array_like of bool, optional
+        False entries are left out of the distribution and get -inf.
+    out : ndarray, optional
+        Receives the result (x's shape and the result's dtype).
+
+    Returns
+    -------
+    ndarray
+        The log-probabilities, of x's shape; `out` when given.
+
+    Raises
+    ------
+    TypeError
+        For the inputs :func:`pysoftmax.log_softmax` rejects with TypeError.
+    ValueError
+        For the inputs :func:`pysoftmax.log_softmax` rejects with ValueError.
+
+    See Also
+    --------
+    pysoftmax.log_softmax : The native version, with the details of every argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pysoftmax as ps
+    >>> x = np.random.default_rng(0).standard_normal((3, 5))
+    >>> np.allclose(ps.reference.log_softmax(x), ps.log_softmax(x))
+    True
+    """
     return _softmax(x, axis, temperature, where, out, log=True)
 
 
 def logsumexp(x: ArrayLike, axis: Axis = -1, *, where: ArrayLike | None = None,
               keepdims: bool = False) -> Reduced:
-    """log(sum(exp(x))) along `axis` (see pysoftmax.logsumexp)."""
+    """Logarithm of the sum of the exponentials of `x` along `axis`, in plain NumPy.
+
+    The reference of :func:`pysoftmax.logsumexp`, computed as ``m + log(sum(exp(x - m)))`` with
+    m the slice's maximum.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, as in :func:`pysoftmax.logsumexp`.
+    axis : int, tuple of ints or None, default=-1
+        The axis (axes) summed over; None: all of them.
+    where : array_like of bool, optional
+        Only the True entries are summed.
+    keepdims : bool, default=False
+        Keep the reduced axes as dimensions of size 1.
+
+    Returns
+    -------
+    ndarray or numpy.floating
+        One value per slice; a NumPy scalar for a full reduction.
+
+    Raises
+    ------
+    TypeError
+        For the inputs :func:`pysoftmax.logsumexp` rejects with TypeError.
+    ValueError
+        For the inputs :func:`pysoftmax.logsumexp` rejects with ValueError.
+
+    See Also
+    --------
+    pysoftmax.logsumexp : The native version, with the details of every argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pysoftmax as ps
+    >>> x = np.random.default_rng(0).standard_normal((3, 5))
+    >>> np.allclose(ps.reference.logsumexp(x), ps.logsumexp(x))
+    True
+    """
     x, rdt, axes, mask = _prepare(x, axis, where)
     with np.errstate(all="ignore"):
         _, _, m, s, state = _shifted(x, axes, mask)
@@ -179,6 +301,151 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
 cross_entropy, cross_entropy_with_grad = cross_entropy_functions(_cross_entropy)
 entropy = entropy_function(softmax, log_softmax)
 
+cross_entropy.__doc__ = """Cross-entropy between softmax(logits) and `target`, in plain NumPy.
+
+    The reference of :func:`pysoftmax.cross_entropy`: log_softmax over the included classes,
+    then the formulas of the native kernels (weights, label smoothing, the reduction's scale).
+
+    Parameters
+    ----------
+    logits : array_like
+        Scores with the classes along `axis`.
+    target : array_like
+        Class indices (integer; the logits' shape without the class axis) or class
+        probabilities (floating; the logits' shape).
+    axis : int, default=-1
+        The class axis of `logits`.
+    weight : array_like, optional
+        One weight per class (K,).
+    ignore_index : int, default=-100
+        Class-index targets equal to it contribute nothing.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        As in :func:`pysoftmax.cross_entropy`.
+    label_smoothing : float, default=0.0
+        In [0, 1], as in :func:`pysoftmax.cross_entropy`.
+    where : array_like of bool, optional
+        Masked-out classes leave the normaliser and the target.
+
+    Returns
+    -------
+    float or ndarray
+        A float for "mean" and "sum", the per-example losses for "none".
+
+    Raises
+    ------
+    IndexError
+        If a class index is out of range (and not `ignore_index`).
+    ValueError
+        For the inputs :func:`pysoftmax.cross_entropy` rejects with ValueError.
+    TypeError
+        For the inputs :func:`pysoftmax.cross_entropy` rejects with TypeError.
+
+    See Also
+    --------
+    pysoftmax.cross_entropy : The native version, with the details of every argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pysoftmax as ps
+    >>> logits, y = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 1, 2, 0])
+    >>> bool(np.isclose(ps.reference.cross_entropy(logits, y), ps.cross_entropy(logits, y)))
+    True
+    """
+
+cross_entropy_with_grad.__doc__ = """Cross-entropy and its gradient, in plain NumPy.
+
+    The reference of :func:`pysoftmax.cross_entropy_with_grad` (the gradient with respect to
+    the logits), from the formulas of the native kernels.
+
+    Parameters
+    ----------
+    logits : array_like
+        Scores with the classes along `axis`.
+    target : array_like
+        Class indices or class probabilities, as in :func:`cross_entropy`.
+    axis : int, default=-1
+        The class axis of `logits`.
+    weight : array_like, optional
+        One weight per class (K,).
+    ignore_index : int, default=-100
+        Class-index targets equal to it contribute nothing.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        As in :func:`pysoftmax.cross_entropy` ("none": the gradient of the sum).
+    label_smoothing : float, default=0.0
+        In [0, 1].
+    where : array_like of bool, optional
+        Masked-out classes; their gradient is 0.
+    out : ndarray, optional
+        Receives the gradient (the logits' shape and result dtype); it may be `logits`.
+
+    Returns
+    -------
+    loss : float or ndarray
+        As returned by :func:`cross_entropy`.
+    grad : ndarray
+        The gradient of `loss` with respect to the logits; `out` when given.
+
+    Raises
+    ------
+    IndexError
+        If a class index is out of range (and not `ignore_index`).
+    ValueError
+        For the inputs :func:`pysoftmax.cross_entropy_with_grad` rejects with ValueError.
+    TypeError
+        For the inputs :func:`pysoftmax.cross_entropy_with_grad` rejects with TypeError.
+
+    See Also
+    --------
+    pysoftmax.cross_entropy_with_grad : The native version, in one pass over each row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pysoftmax as ps
+    >>> logits, y = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 1, 2, 0])
+    >>> loss, grad = ps.reference.cross_entropy_with_grad(logits, y)
+    >>> np.allclose(grad, ps.cross_entropy_with_grad(logits, y)[1])
+    True
+    """
+
+entropy.__doc__ = """Entropy of softmax(logits) along `axis`, in plain NumPy.
+
+    The reference of :func:`pysoftmax.entropy`: ``-sum(p * log_p)`` from this module's
+    :func:`softmax` and :func:`log_softmax`, with ``0 * log(0) = 0``.
+
+    Parameters
+    ----------
+    logits : array_like
+        The logits.
+    axis : int, tuple of ints or None, default=-1
+        The axis (axes) of one distribution; None: all of them.
+    base : float, optional
+        The logarithm's base (2: bits); None: nats.
+
+    Returns
+    -------
+    ndarray or numpy.floating
+        One value per slice; a NumPy scalar for a full reduction.
+
+    Raises
+    ------
+    ValueError
+        If `base` is not a positive number other than 1, or for the inputs
+        :func:`softmax` rejects.
+
+    See Also
+    --------
+    pysoftmax.entropy : The native version.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pysoftmax as ps
+    >>> round(float(ps.reference.entropy(np.zeros(4), base=2)), 6)
+    2.0
+    """
+
 
 # ---- linear + cross-entropy -----------------------------------------------------------------
 
@@ -186,11 +453,68 @@ def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target
                          weight: ArrayLike | None = None, sample_weight: ArrayLike | None = None,
                          reduction: Reduction = "mean", ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, return_grad: bool = True) -> LinearResult:
-    """The logits Z = X W^T + b in full, then, with s = sample_weight (1 when absent) and
-    a = the reduction's scale (LinearCrossEntropyArgs.scale):
+    """Cross-entropy of the logits ``X @ W.T + b`` and its gradients, in plain NumPy.
 
-        loss_i = a s_i CE_i(Z_i)        G_i = a s_i d CE_i / d Z_i      (CE_i as cross_entropy)
-        dW = G^T X                      db = sum_i G_i
+    The reference of :func:`pysoftmax.linear_cross_entropy`: it forms the logits
+    ``Z = X @ W.T + b`` in full, then, with s the sample weights (1 when absent) and a the
+    reduction's scale, ``loss_i = a s_i CE_i(Z_i)``, ``G_i = a s_i dCE_i/dZ_i``,
+    ``dW = G.T @ X`` and ``db = sum_i G_i``. X may be a scipy.sparse matrix.
+
+    Parameters
+    ----------
+    X : array_like or scipy.sparse matrix, shape (N, d)
+        One example per row.
+    W : array_like, shape (K, d)
+        One row of weights per class.
+    b : array_like, shape (K,), or None
+        One bias per class; None: no bias (and no db).
+    target : array_like
+        Class indices (N,) or class probabilities (N, K).
+    weight : array_like, shape (K,), optional
+        One weight per class.
+    sample_weight : array_like, shape (N,), optional
+        Multiplies each example's loss and gradient.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        As in :func:`pysoftmax.cross_entropy`.
+    ignore_index : int, default=-100
+        As in :func:`pysoftmax.cross_entropy`.
+    label_smoothing : float, default=0.0
+        As in :func:`pysoftmax.cross_entropy`.
+    return_grad : bool, default=True
+        False: return the loss only.
+
+    Returns
+    -------
+    loss : float or ndarray
+        The loss (per example for "none"); returned alone when `return_grad` is False.
+    dW : ndarray, shape (K, d)
+        The gradient with respect to W.
+    db : ndarray, shape (K,), or None
+        The gradient with respect to b; None when `b` is None.
+
+    Raises
+    ------
+    ValueError
+        For the inputs :func:`pysoftmax.linear_cross_entropy` rejects with ValueError.
+    IndexError
+        If a class index is out of range (and not `ignore_index`).
+    TypeError
+        For the inputs :func:`pysoftmax.linear_cross_entropy` rejects with TypeError.
+
+    See Also
+    --------
+    pysoftmax.linear_cross_entropy : The native version, which never forms the logits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pysoftmax as ps
+    >>> rng = np.random.default_rng(0)
+    >>> X, W, y = rng.standard_normal((6, 4)), rng.standard_normal((3, 4)), np.arange(6) % 3
+    >>> ref = ps.reference.linear_cross_entropy(X, W, None, y)
+    >>> nat = ps.linear_cross_entropy(X, W, None, y)
+    >>> bool(np.isclose(ref[0], nat[0])), bool(np.allclose(ref[1], nat[1])), ref[2] is None
+    (True, True, True)
     """
     a = LinearCrossEntropyArgs(X, W, b, target, weight, sample_weight, reduction, ignore_index,
                                label_smoothing)

@@ -1,4 +1,4 @@
-"""scipy.special's softmax, log_softmax and logsumexp, computed by pysoftmax's native kernels.
+"""Drop-in replacements for scipy.special's softmax, log_softmax and logsumexp (native kernels).
 
 ``from pysoftmax.special import softmax, log_softmax, logsumexp`` replaces the same import
 from scipy.special: the same signatures, the same default (``axis=None``: all elements form
@@ -67,18 +67,52 @@ def _vector_if_scalar(x, axis):
 
 
 def softmax(x, axis=None):
-    """Softmax of `x` over `axis`: exp(x) / sum(exp(x)), as scipy.special.softmax.
+    """Softmax of `x` over `axis`, as ``scipy.special.softmax``.
+
+    Computes ``exp(x) / sum(exp(x))`` over `axis` with pysoftmax's native kernels. Unlike
+    :func:`pysoftmax.softmax`, the default ``axis=None`` makes all elements one distribution.
 
     Parameters
     ----------
     x : array_like
         Real input. float32, float64 and float16 keep their dtype; integers and bool give
         float64.
-    axis : int, tuple of ints or None
-        The axis (axes) whose elements form one distribution; None (the default): all of them.
+    axis : int, tuple of ints or None, default=None
+        The axis (axes) whose elements form one distribution; None: all of them.
 
+    Returns
+    -------
+    ndarray or numpy.floating
+        The probabilities, of x's shape; a NumPy scalar for a 0-d `x`.
+
+    Raises
+    ------
+    TypeError
+        If `x` is complex or of another non-real dtype, or of more than 64 bits.
+    ValueError
+        If a slice is empty (a reduced axis of length 0).
+    numpy.exceptions.AxisError
+        If an axis is out of range.
+
+    See Also
+    --------
+    pysoftmax.softmax : The same with ``axis=-1``, a temperature, a mask and `out`.
+    log_softmax : Its logarithm.
+
+    Notes
+    -----
     A slice holding nan or +inf, or made only of -inf, gives nan; -inf entries elsewhere get 0.
-    An empty slice raises ValueError. A 0-d input gives a NumPy scalar.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pysoftmax.special import softmax
+    >>> print(np.round(softmax([[1.0, 2.0], [3.0, 4.0]]), 4))     # all four elements
+    [[0.0321 0.0871]
+     [0.2369 0.6439]]
+    >>> print(np.round(softmax([[1.0, 2.0], [3.0, 4.0]], axis=1), 4))
+    [[0.2689 0.7311]
+     [0.2689 0.7311]]
     """
     x = _real(x, "x")
     v = _vector_if_scalar(x, axis)
@@ -87,11 +121,51 @@ def softmax(x, axis=None):
 
 
 def log_softmax(x, axis=None):
-    """Logarithm of softmax over `axis`, computed from `x`, as scipy.special.log_softmax.
+    """Logarithm of the softmax of `x` over `axis`, as ``scipy.special.log_softmax``.
 
-    Same arguments as :func:`softmax`. -inf entries get -inf; a slice holding nan, or made only
-    of -inf, gives nan; a slice holding +inf and no nan gives nan at the +inf entries and -inf
-    at the others.
+    Computed from `x` (``x - logsumexp(x)`` in one pass), so that tiny probabilities keep their
+    logarithm instead of -inf. The default ``axis=None`` makes all elements one distribution.
+
+    Parameters
+    ----------
+    x : array_like
+        Real input. float32, float64 and float16 keep their dtype; integers and bool give
+        float64.
+    axis : int, tuple of ints or None, default=None
+        The axis (axes) whose elements form one distribution; None: all of them.
+
+    Returns
+    -------
+    ndarray or numpy.floating
+        The log-probabilities, of x's shape; a NumPy scalar for a 0-d `x`.
+
+    Raises
+    ------
+    TypeError
+        If `x` is complex or of another non-real dtype, or of more than 64 bits.
+    ValueError
+        If a slice is empty (a reduced axis of length 0).
+    numpy.exceptions.AxisError
+        If an axis is out of range.
+
+    See Also
+    --------
+    pysoftmax.log_softmax : The same with ``axis=-1``, a temperature, a mask and `out`.
+    softmax : The probabilities.
+
+    Notes
+    -----
+    -inf entries get -inf; a slice holding nan, or made only of -inf, gives nan; a slice holding
+    +inf and no nan gives nan at the +inf entries and -inf at the others (as scipy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pysoftmax.special import log_softmax
+    >>> print(np.round(log_softmax([1.0, 2.0, 3.0]), 4))
+    [-2.4076 -1.4076 -0.4076]
+    >>> float(log_softmax([0.0, 1000.0])[0])
+    -1000.0
     """
     x = _real(x, "x")
     v = _vector_if_scalar(x, axis)
@@ -163,27 +237,64 @@ def _weighted(a, b, axes):
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
-    """log(sum(b * exp(a))) over `axis`, without overflow, as scipy.special.logsumexp.
+    """Logarithm of the sum of ``b * exp(a)`` over `axis`, as ``scipy.special.logsumexp``.
+
+    Computed without overflow; weights `b` may be negative (`return_sign` then gives the sum's
+    sign). The default ``axis=None`` sums all elements.
 
     Parameters
     ----------
     a : array_like
         Real input; integers and bool give float64, float32 and float16 are kept.
-    axis : int, tuple of ints or None
-        The axis (axes) summed over; None (the default): all of them. A 0-d `a` counts as
-        1-d.
+    axis : int, tuple of ints or None, default=None
+        The axis (axes) summed over; None: all of them. A 0-d `a` counts as 1-d.
     b : array_like, optional
         Weights, broadcast with `a` (the result has the shape of the broadcast); they may be
         negative. An entry of weight 0 contributes nothing, even if it is inf or nan.
-    keepdims : bool
+    keepdims : bool, default=False
         Keep the reduced axes as dimensions of size 1.
-    return_sign : bool
-        Return ``(log|sum|, sign of the sum)``: the sign is 1, -1, 0 (the terms cancel
-        exactly, or all are 0) or nan. Without it, a negative sum gives nan.
+    return_sign : bool, default=False
+        Also return the sign of the sum. Without it, a negative sum gives nan.
 
-    The dtype is the common floating dtype of `a` and `b` (Python scalars do not raise it).
-    A slice holding nan gives nan, one holding +inf gives +inf (nan if +inf terms of both
-    signs meet), one of all -inf or an empty one gives -inf. 0-d results are NumPy scalars.
+    Returns
+    -------
+    res : ndarray or numpy.floating
+        ``log(abs(sum(b * exp(a))))``; NumPy scalars for 0-d results. The dtype is the common
+        floating dtype of `a` and `b` (Python scalars do not raise it).
+    sgn : ndarray or numpy.floating
+        Only with `return_sign`: the sign of the sum, 1, -1, 0 (the terms cancel exactly, or
+        there are none) or nan.
+
+    Raises
+    ------
+    TypeError
+        If `a` or `b` is complex or of another non-real dtype, or of more than 64 bits.
+    ValueError
+        If `b` cannot be broadcast with `a`, or an axis is repeated.
+    numpy.exceptions.AxisError
+        If an axis is out of range.
+
+    See Also
+    --------
+    pysoftmax.logsumexp : The same with ``axis=-1`` and a mask, without weights.
+    log_softmax : ``a - logsumexp(a)``, computed in one pass.
+
+    Notes
+    -----
+    A slice holding nan gives nan, one holding +inf gives +inf (nan if +inf terms of both signs
+    meet), one of all -inf or an empty one gives -inf (sign 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pysoftmax.special import logsumexp
+    >>> round(float(logsumexp([1000.0, 1000.0])), 6)
+    1000.693147
+    >>> r, s = logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)   # log|e - e**2|
+    >>> round(float(r), 6), float(s)
+    (1.541325, -1.0)
+    >>> print(np.round(logsumexp(np.zeros((2, 3)), axis=1), 4))
+    [1.0986 1.0986]
     """
     a, b, dtype = _promote(a, b)
     axes = normalize_axes(axis, a.ndim)
