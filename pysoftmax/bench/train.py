@@ -287,8 +287,10 @@ def train_torch_sparse(p, threads, trace_with=None):
     try:
         coo = p.X.tocoo()
         n, d = p.shape
+        # checked once when built (torch warns when the choice is left implicit)
         X = torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]).astype(np.int64),
-                                    torch.from_numpy(coo.data), (n, d)).coalesce()
+                                    torch.from_numpy(coo.data), (n, d),
+                                    check_invariants=True).coalesce()
         y = torch.from_numpy(p.y)
         W = torch.zeros((p.k, d), requires_grad=True)
         b = torch.zeros(p.k, requires_grad=True)
