@@ -32,34 +32,46 @@ struct Isa {
     const char* needs;                  // the same in words, for errors
     const Kernels* (*kernels)();        // nullptr when not compiled
     const LinearKernels* (*linear)();   // nullptr when not compiled
+    const SparseKernels* (*sparse)();   // nullptr when not compiled
     const char* emulates;               // a testing row: the row whose results it reproduces
-    bool compiled() const { return kernels() != nullptr && linear() != nullptr; }
+    bool compiled() const {
+        return kernels() != nullptr && linear() != nullptr && sparse() != nullptr;
+    }
     bool testing() const { return emulates != nullptr; }
 };
 
 // The registry, in priority order (best first); the last of the real rows needs nothing. AVX-512
-// has no linear kernels of its own: the AVX2 ones serve it. Testing rows come last: they are
-// never chosen by default nor listed with the real ones, only named (set_isa, PYSOFTMAX_ISA).
+// has no linear or sparse kernels of its own: the AVX2 ones serve it. Testing rows come last: they
+// are never chosen by default nor listed with the real ones, only named (set_isa, PYSOFTMAX_ISA).
 const Isa kRegistry[] = {
     {"avx512",
      {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma", "os_avx", "os_avx512"},
      "AVX-512 F, DQ, BW and VL with OS support for ZMM state",
      avx512_kernels,
      linear_avx2_kernels,
+     sparse_avx2_kernels,
      nullptr},
     {"avx2",
      {"avx2", "fma", "os_avx"},
      "AVX2 and FMA with OS support for YMM state",
      avx2_kernels,
      linear_avx2_kernels,
+     sparse_avx2_kernels,
      nullptr},
-    {"scalar", {}, "nothing", scalar_kernels, linear_scalar_kernels, nullptr},
+    {"scalar",
+     {},
+     "nothing",
+     scalar_kernels,
+     linear_scalar_kernels,
+     sparse_scalar_kernels,
+     nullptr},
     // AVX-512's 16 float / 8 double lanes, each 512-bit vector as two AVX2 halves
     {"emulated512",
      {"avx2", "fma", "os_avx"},
      "AVX2 and FMA with OS support for YMM state",
      emulated512_kernels,
      linear_avx2_kernels,
+     sparse_avx2_kernels,
      "avx512"},
 };
 
@@ -224,7 +236,7 @@ std::string select_isa(const std::set<std::string>& features, const std::string&
 
 ActiveIsa active_isa() {
     const Isa& isa = active_row();
-    return {isa.name, *isa.kernels(), *isa.linear()};
+    return {isa.name, *isa.kernels(), *isa.linear(), *isa.sparse()};
 }
 
 void set_isa(const std::string& name) {

@@ -1,14 +1,16 @@
 // Runtime: the one place that decides which kernels run and on how many threads, for every
-// kernel family (the row kernels of kernels.h and the fused linear kernels of linear.h).
+// kernel family (the row kernels and their floors of kernels.h, the fused linear kernels of
+// linear.h, the sparse ones of sparse.h).
 //
 // Instruction-set registry (runtime.cpp): one row per instruction set, best first. A row names
 // the set, lists the CPU/OS features it needs (cpu_features() names), says them in words for
-// errors, and gives the getter of its row-kernel table (kernels.h) and of its linear-kernel
-// table (linear.h). A set is compiled when both getters return a table. Every list of names
+// errors, and gives the getters of its row-kernel table (kernels.h), its linear-kernel table
+// (linear.h) and its sparse table (sparse.h). A set is compiled when every getter returns a
+// table. Every list of names
 // (compiled_isas, supported_isas, select_isa's checks and messages) is derived from the rows;
 // adding an instruction set is one translation unit with its tables plus one row.
 //
-// The active set is one row: set_isa switches both families together. Until set_isa is called,
+// The active set is one row: set_isa switches every family together. Until set_isa is called,
 // the first use chooses it from the environment variable PYSOFTMAX_ISA (a name of the
 // registry, or "auto" / empty / unset: the best this CPU runs; case and surrounding spaces
 // ignored).
@@ -27,6 +29,7 @@
 
 #include "kernels.h"
 #include "linear.h"
+#include "sparse.h"
 
 namespace pysoftmax {
 
@@ -57,6 +60,7 @@ struct ActiveIsa {
     const char* name;
     const Kernels& kernels;
     const LinearKernels& linear;
+    const SparseKernels& sparse;
 };
 ActiveIsa active_isa();
 void set_isa(const std::string& name);  // validated against this CPU, as select_isa

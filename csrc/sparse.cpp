@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,13 +42,6 @@ const SparseKernelSet<double, I>& of_index(const SparseKernelsOf<double>& s) {
         return s.i64;
 }
 
-// The sparse table for the active instruction set: the AVX2 one for "avx2" and "avx512".
-const SparseKernels& active_sparse_kernels(const char* isa) {
-    const SparseKernels* avx2 = sparse_avx2_kernels();
-    if (avx2 && (std::strcmp(isa, "avx2") == 0 || std::strcmp(isa, "avx512") == 0)) return *avx2;
-    return kSparseScalar;
-}
-
 // out (cols, rows) = in (rows, cols) transposed, row strides ldi and ldo, for the input
 // columns [c0, c1), in tiles that keep both sides in cache.
 template <class T>
@@ -86,7 +78,7 @@ const SparseKernels* sparse_scalar_kernels() { return &kSparseScalar; }
 template <class T, class I>
 double run_sparse_linear_cross_entropy(const SparseLinearCrossEntropyProblem<T, I>& p) {
     const ActiveIsa isa = active_isa();
-    const SparseKernelSet<T, I>& sk = of_index<I>(of_type<T>(active_sparse_kernels(isa.name)));
+    const SparseKernelSet<T, I>& sk = of_index<I>(of_type<T>(isa.sparse));
     const CrossEntropyFn<T> ce = of_type<T>(isa.kernels).cross_entropy;
     const size_t n = p.n, d = p.d, k = p.k, nnz = size_t(p.indptr[n]);
     const bool grad = p.dw != nullptr;
