@@ -245,6 +245,7 @@ def test_bench_isa_all_times_every_set_in_turns(tiny, capsys, tmp_path):
     assert {m["isa"] for m in record["machine_floors"]} == set(sets)
     out = capsys.readouterr().out
     assert f"instruction sets: {', '.join(sets)}" in out
+    assert pysoftmax._core.get_isa() == record["isa"]       # the set in use before, restored
     with pytest.raises(SystemExit, match="--isa: nosuchset not run by this CPU"):
         main(["bench", "--quick", "--isa", "nosuchset"])
 

@@ -28,9 +28,20 @@ def _write_json(path, data):
 
 
 def run(args):
-    """The `bench` command (arguments: threads, quick, rounds, json, plot; train, rows)."""
+    """The `bench` command (arguments: threads, quick, rounds, isa, json, plot; train, rows).
+    The instruction set and the thread count in use before are restored when it returns."""
     if args.train:
         return run_train(args)
+    isa, threads = pysoftmax._core.get_isa(), pysoftmax._core.get_num_threads()
+    try:
+        return run_kernels(args)
+    finally:
+        pysoftmax._core.set_isa(isa)
+        pysoftmax._core.set_num_threads(threads)
+
+
+def run_kernels(args):
+    """The kernel benchmark (arguments: threads, quick, rounds, isa, json, plot)."""
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
             _check_output_path(option, path)
@@ -41,7 +52,8 @@ def run(args):
     libraries = [lib for lib in peers.LIBRARIES if lib in versions]
     cpu, caches = peers.cpu_model(), peers.cache_sizes()
     now = datetime.datetime.now().astimezone()
-    print(f"pysoftmax {pysoftmax.__version__}, ISA {pysoftmax._core.get_isa()}, {cpu}")
+    default_isa = pysoftmax._core.get_isa()
+    print(f"pysoftmax {pysoftmax.__version__}, ISA {default_isa}, {cpu}")
     threads = args.threads
     print(f"{now:%Y-%m-%d %H:%M}, threads {','.join(map(str, threads))}; numpy {np.__version__}"
           + "".join(f", {lib} {versions[lib]}" for lib in ("scipy", "torch", "sklearn")
@@ -88,7 +100,7 @@ def run(args):
     print("\n".join(report.format_in_cache(in_cache)))
 
     if args.json is not None:
-        setup = {"pysoftmax": pysoftmax.__version__, "isa": pysoftmax._core.get_isa(),
+        setup = {"pysoftmax": pysoftmax.__version__, "isa": default_isa,
                  "isas": sorted({r["isa"] for r in results}),
                  "cpu": cpu, "caches": caches, "date": now.isoformat(timespec="seconds"),
                  "threads": threads, "quick": args.quick, "rounds": args.rounds,
