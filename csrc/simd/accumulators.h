@@ -139,54 +139,60 @@ struct LaneAcc {
     using mask = typename V::mask;
     using D = typename V::Wide;
     static constexpr size_t kH = Lanes<V>::kH;
-    Lanes<V> s, o;  // double: the sum and its compensation
+    // float: s sums the terms not marked top (as a chunk's part, then in double) and n counts the
+    // marked ones (exactly, in float); the lane's sum is n + s. double: s.h[0] + c.h[0] (sum and
+    // compensation) over the chunks.
+    Lanes<V> s, c;
     Acc<V> acc;
-    vec part, opart;
-    PYSOFTMAX_STEP LaneAcc() : s{}, o{}, acc(), part(V::set1(T(0))), opart(V::set1(T(0))) {}
+    vec part, n;
+    PYSOFTMAX_STEP LaneAcc() : s{}, c{}, acc(), part(V::set1(T(0))), n(V::set1(T(0))) {}
     PYSOFTMAX_STEP void add(vec q) {
         if constexpr (sizeof(T) == 4)
             part = V::add(part, q);
         else
             acc.add(q);
     }
-    // q's lanes marked `top` hold their row's maximum's term (1): as Acc::add(f, top).
+    // q's lanes marked `top` hold their row's maximum's term (1).
     PYSOFTMAX_STEP void add(vec q, mask top) {
-        add(q);
-        if constexpr (sizeof(T) == 4) opart = V::add(opart, V::select(top, V::set1(T(0)), q));
+        if constexpr (sizeof(T) == 4) {
+            part = V::add(part, V::select(top, V::set1(T(0)), q));
+            n = V::add(n, V::keep(top, V::set1(T(1))));
+        } else {
+            acc.add(q);
+        }
     }
-    // float: the chunk's sums go on in double (s, o); double: the chunk's compensated sum is
-    // added to s.h[0] + o.h[0] (sum + compensation), by TwoSum.
+    // double: the chunk's compensated sum goes to s.h[0] + c.h[0] by TwoSum.
     PYSOFTMAX_STEP void flush() {  // after each chunk
         if constexpr (sizeof(T) == 4) {
-            for (size_t i = 0; i < kH; ++i) {
-                s.h[i] = D::add(s.h[i], V::widen(part, int(i)));
-                o.h[i] = D::add(o.h[i], V::widen(opart, int(i)));
-            }
-            part = opart = V::set1(T(0));
+            for (size_t i = 0; i < kH; ++i) s.h[i] = D::add(s.h[i], V::widen(part, int(i)));
+            part = V::set1(T(0));
         } else {
             const vec hs = s.h[0], t = V::add(hs, acc.s), bp = V::sub(t, hs);
             const vec e = V::add(V::sub(hs, V::sub(t, bp)), V::sub(acc.s, bp));
-            o.h[0] = V::add(o.h[0], V::add(acc.c, e));
+            c.h[0] = V::add(c.h[0], V::add(acc.c, e));
             s.h[0] = t;
             acc = Acc<V>();
         }
     }
     Lanes<V> value() const {  // after flush()
-        if constexpr (sizeof(T) == 4)
-            return s;
-        else
-            return Lanes<V>::widen(V::add(s.h[0], o.h[0]));
+        if constexpr (sizeof(T) == 4) {
+            Lanes<V> r;
+            for (size_t i = 0; i < kH; ++i) r.h[i] = D::add(V::widen(n, int(i)), s.h[i]);
+            return r;
+        } else {
+            return Lanes<V>::widen(V::add(s.h[0], c.h[0]));
+        }
     }
-    // Each lane's sum without its maximum's term, as ChunkTotal::value's `other` (after add(q, top)).
+    // Each lane's sum without (one occurrence of) its maximum's term, as ChunkTotal::value's
+    // `other` (after add(q, top)): float (n - 1) + s, double (sum - 1) + compensation.
     Lanes<V> other() const {
         if constexpr (sizeof(T) == 4) {
             Lanes<V> r;
-            const typename D::vec one = D::set1(1.0), two = D::set1(2.0);
-            for (size_t i = 0; i < kH; ++i)
-                r.h[i] = D::select(D::gt(two, s.h[i]), o.h[i], D::sub(s.h[i], one));
+            const vec m1 = V::sub(n, V::set1(T(1)));
+            for (size_t i = 0; i < kH; ++i) r.h[i] = D::add(V::widen(m1, int(i)), s.h[i]);
             return r;
         } else {
-            return Lanes<V>::widen(V::add(V::sub(s.h[0], V::set1(T(1))), o.h[0]));
+            return Lanes<V>::widen(V::add(V::sub(s.h[0], V::set1(T(1))), c.h[0]));
         }
     }
 };

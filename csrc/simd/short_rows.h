@@ -214,7 +214,7 @@ struct ShortRows {
                     vec hi, lo;
                     Pass::template shifted<Temp>(xv, m[u], sc, hi, lo);
                     const vec q = exp_lo<V, Wide>(hi, lo);
-                    a[u].add(q, V::not_lt(xv, m[u]));
+                    a[u].add(q, V::eq(xv, m[u]));  // not NaN lanes: they make the sum NaN
                     if (Store) b[u].set(j, q);
                 }
             for (size_t u = 0; u < U; ++u) a[u].flush();
