@@ -29,6 +29,15 @@ struct CompensatedSum {
     double value() const { return sum + err; }
 };
 
+// A row's sum of exp values s = sum_j exp(x_j - max) and other = s - 1, the sum without (one
+// occurrence of) the maximum's own term exp(0) = 1, kept to its own relative precision: log s =
+// log1p(other) is then accurate relative to log s even when s is within rounding of 1 (a
+// dominant maximum, where logsumexp - max and the maximum's log_softmax are tiny).
+struct RowSum {
+    double s, other;
+    double log() const { return std::log1p(other); }
+};
+
 // 1 / a as an unevaluated sum hi + lo of two values of type T, so that v / a can be formed
 // to about one rounding as v * hi + v * lo, without a division per element.
 template <class T>

@@ -7,6 +7,8 @@
 //   t_j      = d_j / T (temperature), again carried as hi + lo
 //   q_j      = exp(t_j) = exp(hi) * (1 + lo)
 //   s        = sum_j q_j               (s >= 1: the maximum contributes exp(0) = 1)
+//   o        = s - 1, summed on its own over every q_j but one occurrence of the maximum's
+//   log s    = log1p(o): accurate relative to log s even when s rounds to 1 (a dominant maximum)
 //   softmax     y_j = q_j / s
 //   log_softmax y_j = t_j - log(s)   (from the logits, never log of a rounded probability)
 //   logsumexp   m / T + log(s)       (only T = 1 is exposed for logsumexp)
@@ -50,6 +52,23 @@ inline double exp_hi_lo(double hi, double lo) {
     const double p = std::exp(hi);
     return p == 0.0 ? 0.0 : p + p * lo;
 }
+
+// The sums s = sum_j q_j and o = s - 1 over a row's terms (see above): add(q, j) once per
+// included element, j its value x_j; the first x_j equal to the maximum m is left out of o.
+struct RowSums {
+    double m;
+    bool seen = false;
+    CompensatedSum s, o;
+    explicit RowSums(double max) : m(max) {}
+    void add(double q, double xj) {
+        s.add(q);
+        if (!seen && xj == m)
+            seen = true;
+        else
+            o.add(q);
+    }
+    double log() const { return std::log1p(o.value()); }  // log s
+};
 
 // Scans a row: whether any element is included, whether an included element is NaN, and the
 // maximum of the included non-NaN elements (-inf if none).
@@ -176,22 +195,22 @@ void softmax_row_scalar(size_t k, const T* x, const uint8_t* mask, T* y, double 
         return;
     }
     // Pass 2: q_j = exp(t_j) and their sum; softmax keeps q_j in y.
-    CompensatedSum s;
+    RowSums s(m);
     for (size_t j = 0; j < k; ++j) {
         if (!included(mask, j)) continue;
         double hi, lo;
         shifted(x[j], m, temperature, hi, lo);
         const double q = exp_hi_lo(hi, lo);
-        s.add(q);
+        s.add(q, x[j]);
         if (!log) y[j] = T(q);
     }
     // Pass 3: normalise.
     if (!log) {
-        const double sum = s.value();
+        const double sum = s.s.value();
         for (size_t j = 0; j < k; ++j) y[j] = included(mask, j) ? T(double(y[j]) / sum) : excluded;
         return;
     }
-    const double ls = std::log(s.value());
+    const double ls = s.log();
     for (size_t j = 0; j < k; ++j) {
         if (!included(mask, j)) {
             y[j] = excluded;
@@ -211,14 +230,14 @@ T logsumexp_row_scalar(size_t k, const T* x, const uint8_t* mask) {
     if (!any) return T(-kInf);
     if (nan) return T(kNaN);
     if (!std::isfinite(m)) return T(m);  // +inf (an included +inf) or -inf (all -inf)
-    CompensatedSum s;
+    RowSums s(m);
     for (size_t j = 0; j < k; ++j) {
         if (!included(mask, j)) continue;
         double hi, lo;
         two_diff(x[j], m, hi, lo);
-        s.add(exp_hi_lo(hi, lo));
+        s.add(exp_hi_lo(hi, lo), x[j]);
     }
-    return T(m + std::log(s.value()));
+    return T(m + s.log());
 }
 
 // Cross-entropy of one row (see kernels.h for the formulas). Pass 1 scans; pass 2 forms
@@ -254,7 +273,8 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
         return (1.0 - e) * double(probs[j]) + e / kin;
     };
     // Pass 2.
-    CompensatedSum s, wsum, wt, wtx;  // sum q; sum w; sum w t' (soft); sum w t' t or sum w t
+    RowSums s(m);                     // sum q (and without the maximum's term)
+    CompensatedSum wsum, wt, wtx;     // sum w; sum w t' (soft); sum w t' t or sum w t
     CompensatedSum other;             // sum q over j != label
     double t_label = 0.0, q_label = 0.0;
     for (size_t j = 0; j < k; ++j) {
@@ -266,7 +286,7 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
         two_diff(x[j], m, hi, lo);
         const double q = exp_hi_lo(hi, lo);
         const double t = std::isfinite(hi) ? hi + lo : hi;  // x_j - m
-        s.add(q);
+        s.add(q, x[j]);
         wsum.add(w(j));
         if (soft) {
             const double tw = w(j) * target(j);
@@ -281,7 +301,7 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
         }
         if (grad) grad[j] = T(q);
     }
-    const double ls = std::log(s.value());
+    const double ls = s.log();
     const double a = p.scale;
     double loss, c1;
     if (soft) {
@@ -297,7 +317,7 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
     }
     // Pass 3.
     if (grad) {
-        const double sum = s.value();
+        const double sum = s.s.value();
         for (size_t j = 0; j < k; ++j) {
             if (!included(mask, j)) continue;
             const double pj = double(grad[j]) / sum;

@@ -208,22 +208,44 @@ def _log1mexp(d):
         return np.where(d > -_LN2, np.log(-np.expm1(d)), np.log1p(-np.exp(d)))
 
 
+def _two_sum(x, y):
+    """(s, e) with s + e = x + y exactly, elementwise (Knuth's TwoSum)."""
+    s = x + y
+    bb = s - x
+    return s, (x - (s - bb)) + (y - bb)
+
+
+def _logsumexp_lo(c, c_lo, axes, where):
+    """logsumexp of c + c_lo over `axes` (kept) where `where`, for c_lo within rounding of c:
+    the native logsumexp of c plus the first-order term sum(softmax(c) c_lo), so that the
+    rounding of c does not show in a result near 0."""
+    out = _native.logsumexp(c, axes, where=where, keepdims=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = np.exp(c - out)
+        terms = where & np.isfinite(c_lo) & (p > 0)
+        fix = np.sum(p * c_lo, axis=axes, keepdims=True, where=terms)
+    return np.where(np.isfinite(out), out + fix, out)
+
+
 def _weighted(a, b, axes):
     """(log|sum b e^a|, sign of the sum) over `axes`, kept as size-1 dimensions.
 
     The kernels add the positive and the negative terms separately, each as
     logsumexp(a - shift + log|b|) with shift the slice's largest a of non-zero weight (so
-    that log|b| is added to small numbers); the two are then subtracted in log space.
+    that log|b| is added to small numbers), the roundings of that sum and difference carried
+    to first order (_logsumexp_lo); the two are then subtracted in log space.
     """
     nonzero = b != 0                          # nan weights count, as positive ones
     negative = b < 0
     shift = np.max(a, axis=axes, keepdims=True, where=nonzero, initial=-np.inf)
     shift[~np.isfinite(shift)] = 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        c = (a - shift) + np.log(np.abs(b))
-    pos = _native.logsumexp(c, axes, where=nonzero & ~negative, keepdims=True)
+        d, d_lo = _two_sum(a, -shift)
+        c, c_lo = _two_sum(d, np.log(np.abs(b)))
+        c_lo += d_lo
+    pos = _logsumexp_lo(c, c_lo, axes, nonzero & ~negative)
     if negative.any():
-        neg = _native.logsumexp(c, axes, where=negative, keepdims=True)
+        neg = _logsumexp_lo(c, c_lo, axes, negative)
     else:
         neg = np.full_like(pos, -np.inf)
     hi, lo = np.maximum(pos, neg), np.minimum(pos, neg)   # nan propagates

@@ -77,3 +77,93 @@ def test_more_accurate_than_rounding_x_minus_max(rng):
     d = x - x.max(axis=-1, keepdims=True)
     naive = np.exp(d) / np.exp(d).sum(axis=-1, keepdims=True)
     assert ulp_error(naive, p) > 4 * ulp_error(native.softmax(x), p)
+
+
+# ---- relative accuracy near 0 ----------------------------------------------------------------
+# logsumexp - max and the maximum's log_softmax are log1p(o), o the sum of exp(x_j - max) over
+# the other entries: tiny when the maximum dominates. Their error is bounded relative to the
+# exact value (down to values near the smallest normal number), not only by eps (1 + |result|).
+# Rows here have a maximum >= 0, so that logsumexp = max + log1p(o) does not cancel.
+NEAR_ZERO_ULP = {np.float32: 4.0, np.float64: 8.0}
+
+
+def exact_near_zero(x, where, temperature=1.0):
+    """logsumexp, log_softmax (NaN where excluded) and o = the others' mass in wider precision,
+    with the maximum's term left out of the sum rather than subtracted from it."""
+    wide = np.float64 if x.dtype == np.float32 else np.longdouble
+    z = np.where(where, x.astype(wide), wide(-np.inf))
+    m = z.max(axis=-1, keepdims=True)
+    e = np.exp((z - m) / wide(temperature))
+    e[np.arange(len(z)), np.argmax(z, axis=-1)] = 0
+    lp1 = np.log1p(e.sum(axis=-1, keepdims=True))
+    lsm = np.where(where, (z - m) / wide(temperature) - lp1, np.nan)
+    return (m + lp1)[:, 0], lsm, lp1[:, 0]
+
+
+def rel_ulp(got, want, dtype):
+    """max |got - want| in units of the spacing of dtype at want (NaN entries of want skipped)."""
+    keep = ~np.isnan(want)
+    got, want = got[keep].astype(want.dtype), want[keep]
+    spacing = np.spacing(np.abs(want.astype(dtype))).astype(want.dtype)
+    return float(np.max(np.abs(got - want) / spacing))
+
+
+def near_zero_rows(case, dtype, rng):
+    f32 = dtype == np.float32
+    if case == "pairs":  # e^-100 is subnormal in float32: its error is in subnormal spacings
+        gaps = [-40.0, -80.0, -100.0] if f32 else [-40.0, -100.0, -700.0]
+        return np.array([[0.0, g] for g in gaps] + [[g, 0.0] for g in gaps], dtype)
+    if case.startswith("small"):  # one 0 and k - 1 entries of e^-30 (f32) / e^-60 (f64)
+        k = int(case[5:])
+        x = np.full((8, k), -30.0 if f32 else -60.0)
+        x[np.arange(8), rng.integers(0, k, 8)] = 0.0
+        x[4:, :] -= rng.uniform(0, 1, (4, k)) * (x[4:, :] != 0)  # not all equal
+        return x.astype(dtype)
+    n, k = {"random17": (1000, 17), "random1000": (200, 1000),
+            "dominant17": (1000, 17), "dominant1000": (200, 1000)}[case]
+    if case.startswith("random"):
+        x = rng.standard_normal((n, k)) * 3
+        x -= x.min(axis=-1, keepdims=True)
+    else:  # one entry 15 to 35 (f32) / 60 (f64) above standard normal others
+        x = rng.standard_normal((n, k))
+        x[np.arange(n), rng.integers(0, k, n)] += rng.uniform(15, 35 if f32 else 60, n)
+    return x.astype(dtype)
+
+
+NEAR_ZERO_CASES = ["pairs", "small7", "small64", "small100", "small4096", "random17",
+                   "random1000", "dominant17", "dominant1000"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", NEAR_ZERO_CASES)
+def test_relative_error_near_zero(isa, rng, dtype, case):
+    if dtype == np.float64 and not WIDE:
+        pytest.skip("long double is not wider than double on this platform")
+    x = near_zero_rows(case, dtype, rng)
+    everywhere = np.ones(x.shape, bool)
+    lse, lsm, lp1 = exact_near_zero(x, everywhere)
+    bound = NEAR_ZERO_ULP[dtype]
+    labels = np.argmax(x, axis=-1)
+    onehot = np.eye(x.shape[1], dtype=dtype)[labels]
+    errors = {
+        "logsumexp": rel_ulp(native.logsumexp(x), lse, dtype),
+        "log_softmax": rel_ulp(native.log_softmax(x), lsm, dtype),
+        # the loss against the maximum's class is log1p(o); in the loss's float64 it is checked
+        # in ULP of the logits' dtype
+        "cross_entropy": rel_ulp(native.cross_entropy(x, labels, reduction="none"), lp1, dtype),
+        "cross_entropy probs": rel_ulp(native.cross_entropy(x, onehot, reduction="none"), lp1,
+                                       dtype),
+    }
+    # masked rows (the kernels' masked paths): some entries excluded, never the maximum
+    where = rng.uniform(size=x.shape) < 0.8
+    where[np.arange(len(x)), labels] = True
+    lse_w, lsm_w, _ = exact_near_zero(x, where)
+    errors["logsumexp where"] = rel_ulp(native.logsumexp(x, where=where), lse_w, dtype)
+    errors["log_softmax where"] = rel_ulp(native.log_softmax(x, where=where), lsm_w, dtype)
+    # with temperature, on x T: the terms stay those of x (x / T would push float32's into
+    # subnormals, whose error is absolute)
+    xt = (x * 0.37).astype(dtype)
+    _, lsm_t, _ = exact_near_zero(xt, everywhere, 0.37)
+    errors["log_softmax T=0.37"] = rel_ulp(native.log_softmax(xt, temperature=0.37), lsm_t, dtype)
+    bad = {name: e for name, e in errors.items() if not e <= bound}
+    assert not bad, f"over {bound} ULP of the exact value: {bad}"

@@ -44,28 +44,29 @@ struct CrossEntropyRows {
         size_t i = 0;
         while (i < n4) {
             const size_t stop = (n4 - i > chunk) ? i + chunk : n4;
-            PositiveAcc<V> a0, a1, a2, a3;
+            Acc<V> a0, a1, a2, a3;
             for (; i < stop; i += 4 * W) {
                 a0.add(V::loadu(q + i));
                 a1.add(V::loadu(q + i + W));
                 a2.add(V::loadu(q + i + 2 * W));
                 a3.add(V::loadu(q + i + 3 * W));
             }
-            total.add(a0.value(), a1.value());
-            total.add(a2.value(), a3.value());
+            total.add(a0, a1);
+            total.add(a2, a3);
         }
-        PositiveAcc<V> a;
+        Acc<V> a;
         for (; i + W <= n; i += W) a.add(V::loadu(q + i));
         if (i < n) a.add(V::load_tail(q + i, n - i, T(0)));
-        total.add(a.value());
-        return total.value();
+        total.add(a);
+        return total.value().s;
     }
 
     // Sum of exp(x - mx) over x[0, n) (a row's part without its label).
     template <bool Masked>
     static double others_exp(size_t n, const T* x, const uint8_t* m, T mx, bool wide) {
         return Pass::template sum_exp<Masked, false, false>(wide, n, x, m, nullptr, mx,
-                                                            Scale::unit());
+                                                            Scale::unit())
+            .s;
     }
 
     // When the label j holds most of the row's mass (q_y > s / 2), log s - t_y and
@@ -107,9 +108,9 @@ struct CrossEntropyRows {
         const Scale sc = Scale::unit();
         double s;
         if (g)
-            s = Pass::template sum_exp<Masked, false, true>(wide, k, x, m, q, mx, sc);
+            s = Pass::template sum_exp<Masked, false, true>(wide, k, x, m, q, mx, sc).s;
         else
-            s = Pass::template sum_exp<Masked, false, false>(wide, k, x, m, nullptr, mx, sc);
+            s = Pass::template sum_exp<Masked, false, false>(wide, k, x, m, nullptr, mx, sc).s;
         if (!(s == s)) {  // a NaN that max() skipped
             if (g) Pass::fill_nan(k, m, g, T(0));
             return double(__builtin_nan(""));
@@ -136,8 +137,10 @@ struct CrossEntropyRows {
     // and the target sums; pass 3 writes grad_j = p_j c1 - a w_j t'_j (probabilities,
     // t' = (1 - e) t + e / K') or p_j c1 - a e w_j / K' (smoothing, the label's entry patched).
     // Sums run in T vectors within chunks of kChunk elements and in double across chunks.
+    // s: the sum of q (s.log() = log s, accurate near 0, where the targets sit on the maximum).
     struct TargetSums {
-        double s, wt, wtx, wsum;
+        RowSum s;
+        double wt, wtx, wsum;
     };
 
     // W ones, for the tail of an unweighted row.
@@ -150,11 +153,16 @@ struct CrossEntropyRows {
     template <bool Masked, bool Soft>
     static TargetSums target_sums(size_t k, const T* x, const T* probs, const T* weight,
                                   const uint8_t* m, T* q, T mx, bool wide, T keep_t, T spread) {
-        constexpr size_t chunk = kChunk<V>;
+        // float64 sums q in one accumulator here, not exp_sum's 4: in chunks, absorbed into
+        // `run`, so that the compensation of the lane holding the maximum (a plain sum of the
+        // terms after it) stays short
+        constexpr size_t chunk = sizeof(T) == 8 ? 16 * W : kChunk<V>;
         const vec vmx = V::set1(mx), one = V::set1(T(1)), ninf = V::set1(-kInf);
         const vec vkeep = V::set1(keep_t), vspread = V::set1(spread), zero = V::set1(T(0));
         const Scale sc{one, zero};
-        CompensatedSum s, wt, wtx, wsum, zmass;  // zmass: target weight on -inf logits
+        ChunkTotal<V> s;                      // as exp_sum sums q
+        Acc<V> run;                           // float64: the chunks' sums of q
+        CompensatedSum wt, wtx, wsum, zmass;  // zmass: target weight on -inf logits
         size_t i = 0;
         while (i < k) {
             const size_t stop = k - i > chunk ? i + chunk : k;
@@ -180,7 +188,7 @@ struct CrossEntropyRows {
                     else
                         V::store_tail(q + i, n, qv);
                 }
-                as.add(qv);
+                as.add(qv, V::not_lt(xv, vmx));
                 const mask fin = V::gt(hi, ninf);
                 const vec t = V::keep(fin, V::add(hi, V::keep(fin, lo)));  // x - max; 0 at -inf
                 if (Soft) {
@@ -195,7 +203,10 @@ struct CrossEntropyRows {
                     az.add(V::select(fin, zero, wv));
                 }
             }
-            s.add(V::hsum(as.value()));
+            if constexpr (sizeof(T) == 8)
+                run.absorb(as);
+            else
+                s.add(as);
             wtx.add(V::hsum(awtx.value()));
             zmass.add(V::hsum(az.value()));
             if (Soft)
@@ -203,6 +214,7 @@ struct CrossEntropyRows {
             else
                 wsum.add(V::hsum(aws.value()));
         }
+        if constexpr (sizeof(T) == 8) s.add(run);
         double wtx_v = wtx.value();
         // a target weight on a -inf logit makes the loss infinite (as w * t in the scalar spec)
         if (const double z = zmass.value(); z != 0.0) wtx_v += z * -double(kInf);
@@ -268,11 +280,11 @@ struct CrossEntropyRows {
         const bool wide = Pass::template needs_wide<Masked>(mx, mn, 1.0);
         const TargetSums r = target_sums<Masked, Soft>(k, x, probs, weight, m, g, mx, wide,
                                                        T(1.0 - e), T(e / double(kin)));
-        if (!(r.s == r.s)) {  // a NaN that max() skipped
+        if (!(r.s.s == r.s.s)) {  // a NaN that max() skipped
             if (g) Pass::fill_nan(k, m, g, T(0));
             return double(__builtin_nan(""));
         }
-        const double ls = std::log(r.s);
+        const double ls = r.s.log();
         double loss, c1, other_s = 0.0;
         if (Soft) {
             loss = a * (r.wt * ls - r.wtx);
@@ -280,17 +292,17 @@ struct CrossEntropyRows {
         } else {
             const double wy = weight ? double(weight[y]) : 1.0, qy = std::exp(ty);
             double nll = ls - ty, other = 0.0;
-            other_s = (r.s - qy) / r.s;
-            if (dominant_label<Masked>(k, size_t(y), x, m, g != nullptr, g, mx, wide, r.s, qy, nll,
+            other_s = (r.s.s - qy) / r.s.s;
+            if (dominant_label<Masked>(k, size_t(y), x, m, g != nullptr, g, mx, wide, r.s.s, qy, nll,
                                        other))
-                other_s = other / r.s;
+                other_s = other / r.s.s;
             loss = a * (1.0 - e) * wy * nll + a * e / double(kin) * (r.wsum * ls - r.wtx);
             c1 = a * ((1.0 - e) * wy + e / double(kin) * r.wsum);
         }
         if (g) {
             T fix_value = T(0);
             if (!Soft) {
-                const double wy = weight ? double(weight[y]) : 1.0, py = std::exp(ty) / r.s;
+                const double wy = weight ? double(weight[y]) : 1.0, py = std::exp(ty) / r.s.s;
                 fix_value =
                     T(-a * (1.0 - e) * wy * other_s + a * e / double(kin) * (py * r.wsum - wy));
             }
@@ -299,7 +311,7 @@ struct CrossEntropyRows {
                                                 weight,
                                                 m,
                                                 k,
-                                                V::set1(T(c1 / r.s)),
+                                                V::set1(T(c1 / r.s.s)),
                                                 V::set1(T(a * (1.0 - e))),
                                                 V::set1(T(a * e / double(kin))),
                                                 Soft ? size_t(-1) : size_t(y),

@@ -1,7 +1,8 @@
 // The row kernels: one row at a time, W lanes of it at a time. They compute what scalar.cpp
 // specifies, with the same formulas:
 //   pass 1  max (and min) of the row, 4 accumulators
-//   pass 2  q = exp(t) with t = (x - max) / T carried as hi + lo; sum q (and store q for softmax)
+//   pass 2  q = exp(t) with t = (x - max) / T carried as hi + lo; sum q (and store q for softmax),
+//           and the sum without the maximum's q = 1, for log s = log1p(s - 1) (accumulators.h)
 //   pass 3  softmax: y = q / s (as q * 1/s, 1/s in hi + lo); log_softmax, re-read from x:
 //           y = (x - c_hi) - c_lo with c_hi + c_lo = max + log s (with temperature:
 //           y = (t_hi - log s) + t_lo)
@@ -112,10 +113,12 @@ struct RowPasses {
     }
 
     // ---- pass 2: one vector of q = exp(t); stored when Store ----
+    // top: the lanes holding the maximum (q = 1 there), for the sum without it (Acc::add).
     template <bool Masked, bool Wide, bool Temp, bool Store>
     static PYSOFTMAX_STEP vec exp_step(vec xv, const uint8_t* m, size_t i, vec vmx, const Scale& sc,
-                                       T* y) {
+                                       T* y, mask& top) {
         if (Masked) xv = V::select(V::load_mask(m + i), xv, V::set1(-kInf));
+        top = V::not_lt(xv, vmx);  // x == max (NaN lanes too: they make the row NaN anyway)
         vec hi, lo;
         shifted<Temp>(xv, vmx, sc, hi, lo);
         const vec f = exp_lo<V, Wide>(hi, lo);
@@ -123,10 +126,11 @@ struct RowPasses {
         return f;
     }
 
-    // Sum over the row of q = exp((x - mx) / T), accumulated in vectors of T within chunks of
-    // kChunk elements and across chunks in double (ChunkTotal).
+    // Sum over the row of q = exp((x - mx) / T), and the sum without the maximum's term,
+    // accumulated in vectors of T within chunks of kChunk elements and across chunks in double
+    // (ChunkTotal).
     template <bool Masked, bool Wide, bool Temp, bool Store>
-    static double exp_sum(size_t k, const T* x, const uint8_t* m, T* y, T mx, const Scale& sc) {
+    static RowSum exp_sum(size_t k, const T* x, const uint8_t* m, T* y, T mx, const Scale& sc) {
         constexpr auto step = exp_step<Masked, Wide, Temp, Store>;
         constexpr size_t chunk = kChunk<V>;
         const vec vmx = V::set1(mx);
@@ -135,18 +139,27 @@ struct RowPasses {
         size_t i = 0;
         while (i < k4) {
             const size_t stop = (k4 - i > chunk) ? i + chunk : k4;
-            PositiveAcc<V> a0, a1, a2, a3;
+            Acc<V> a0, a1, a2, a3;
             for (; i < stop; i += 4 * W) {
-                a0.add(step(V::loadu(x + i), m, i, vmx, sc, y));
-                a1.add(step(V::loadu(x + i + W), m, i + W, vmx, sc, y));
-                a2.add(step(V::loadu(x + i + 2 * W), m, i + 2 * W, vmx, sc, y));
-                a3.add(step(V::loadu(x + i + 3 * W), m, i + 3 * W, vmx, sc, y));
+                mask t0, t1, t2, t3;
+                const vec f0 = step(V::loadu(x + i), m, i, vmx, sc, y, t0);
+                const vec f1 = step(V::loadu(x + i + W), m, i + W, vmx, sc, y, t1);
+                const vec f2 = step(V::loadu(x + i + 2 * W), m, i + 2 * W, vmx, sc, y, t2);
+                const vec f3 = step(V::loadu(x + i + 3 * W), m, i + 3 * W, vmx, sc, y, t3);
+                a0.add(f0, t0);
+                a1.add(f1, t1);
+                a2.add(f2, t2);
+                a3.add(f3, t3);
             }
-            total.add(a0.value(), a1.value());
-            total.add(a2.value(), a3.value());
+            total.add(a0, a1);
+            total.add(a2, a3);
         }
-        PositiveAcc<V> a;
-        for (; i + W <= k; i += W) a.add(step(V::loadu(x + i), m, i, vmx, sc, y));
+        Acc<V> a;
+        for (; i + W <= k; i += W) {
+            mask t0;
+            const vec f0 = step(V::loadu(x + i), m, i, vmx, sc, y, t0);
+            a.add(f0, t0);
+        }
         if (i < k) {
             // The tail's padding lanes hold -inf, which only the wide exp maps to 0.
             vec xv = V::load_tail(x + i, k - i, -kInf);
@@ -155,16 +168,16 @@ struct RowPasses {
             shifted<Temp>(xv, vmx, sc, hi, lo);
             const vec f = exp_lo<V, true>(hi, lo);
             if (Store) V::store_tail(y + i, k - i, f);
-            a.add(f);
+            a.add(f, V::not_lt(xv, vmx));
         }
-        total.add(a.value());
+        total.add(a);
         return total.value();
     }
 
     // exp_sum with the wide exp or the fast one (needs_wide); the fast exp is never masked:
     // masked rows take the wide one.
     template <bool Masked, bool Temp, bool Store>
-    static PYSOFTMAX_STEP double sum_exp(bool wide, size_t k, const T* x, const uint8_t* m, T* y,
+    static PYSOFTMAX_STEP RowSum sum_exp(bool wide, size_t k, const T* x, const uint8_t* m, T* y,
                                          T mx, const Scale& sc) {
         return wide ? exp_sum<Masked, true, Temp, Store>(k, x, m, y, mx, sc)
                     : exp_sum<false, false, Temp, Store>(k, x, m, y, mx, sc);
@@ -307,19 +320,19 @@ struct RowPasses {
         }
         const Scale sc = Scale::of(temperature);
         const bool wide = needs_wide<Masked>(mx, mn, temperature);
-        double s;
+        RowSum s;
         if (log)
             s = sum_exp<Masked, Temp, false>(wide, k, x, m, nullptr, mx, sc);
         else
             s = sum_exp<Masked, Temp, true>(wide, k, x, m, q, mx, sc);
-        if (!(s == s)) {
+        if (!(s.s == s.s)) {
             fill_nan(k, m, y, log ? -kInf : T(0));
             return;
         }
         if (log)
-            log_row<Masked, Temp, Stream>(k, x, m, y, mx, sc, std::log(s));
+            log_row<Masked, Temp, Stream>(k, x, m, y, mx, sc, s.log());
         else
-            scale_row<Stream>(k, q, y, s);
+            scale_row<Stream>(k, q, y, s.s);
     }
 
     template <bool Masked>
@@ -328,8 +341,8 @@ struct RowPasses {
         max_min<Masked>(k, x, m, mx, mn);
         if (!(mx > -kInf && mx < kInf)) return logsumexp_row_scalar<T>(k, x, m);
         const bool wide = needs_wide<Masked>(mx, mn, 1.0);
-        const double s = sum_exp<Masked, false, false>(wide, k, x, m, nullptr, mx, Scale::unit());
-        return T(double(mx) + std::log(s));
+        const RowSum s = sum_exp<Masked, false, false>(wide, k, x, m, nullptr, mx, Scale::unit());
+        return T(double(mx) + s.log());
     }
 };
 

@@ -200,24 +200,26 @@ struct ShortRows {
     }
 
     // ---- pass 2 ----
-    // Each lane's sum s of q_j = exp((x_j - m) / T); q_j replaces x_j when Store.
+    // Each lane's sum s of q_j = exp((x_j - m) / T), and o = s - 1, its sum without the
+    // maximum's term (LaneAcc::other); q_j replaces x_j when Store.
     template <size_t U, bool Wide, bool Temp, bool Store>
-    static void block_exp(size_t k, Block* b, const vec* m, const Scale& sc, L* s) {
+    static void block_exp(size_t k, Block* b, const vec* m, const Scale& sc, L* s, L* o) {
         constexpr size_t chunk = kLaneChunk<V>;
         LaneAcc<V> a[U];
         for (size_t j0 = 0; j0 < k; j0 += chunk) {
             const size_t j1 = k - j0 > chunk ? j0 + chunk : k;
             for (size_t j = j0; j < j1; ++j)
                 for (size_t u = 0; u < U; ++u) {
+                    const vec xv = b[u].col(j);
                     vec hi, lo;
-                    Pass::template shifted<Temp>(b[u].col(j), m[u], sc, hi, lo);
+                    Pass::template shifted<Temp>(xv, m[u], sc, hi, lo);
                     const vec q = exp_lo<V, Wide>(hi, lo);
-                    a[u].add(q);
+                    a[u].add(q, V::eq(xv, m[u]));  // not NaN lanes: they make the sum NaN
                     if (Store) b[u].set(j, q);
                 }
             for (size_t u = 0; u < U; ++u) a[u].flush();
         }
-        for (size_t u = 0; u < U; ++u) s[u] = a[u].value();
+        for (size_t u = 0; u < U; ++u) s[u] = a[u].value(), o[u] = a[u].other();
     }
 
     template <size_t U>
@@ -234,17 +236,17 @@ struct ShortRows {
     // sum is NaN (a NaN that the maxima skipped).
     template <size_t U, bool Temp>
     static bool block_sum(size_t k, Block* b, const vec* m, const Scale& sc, bool wide, bool store,
-                          L* s) {
+                          L* s, L* o) {
         if (store) {
             if (wide)
-                block_exp<U, true, Temp, true>(k, b, m, sc, s);
+                block_exp<U, true, Temp, true>(k, b, m, sc, s, o);
             else
-                block_exp<U, false, Temp, true>(k, b, m, sc, s);
+                block_exp<U, false, Temp, true>(k, b, m, sc, s, o);
         } else {
             if (wide)
-                block_exp<U, true, Temp, false>(k, b, m, sc, s);
+                block_exp<U, true, Temp, false>(k, b, m, sc, s, o);
             else
-                block_exp<U, false, Temp, false>(k, b, m, sc, s);
+                block_exp<U, false, Temp, false>(k, b, m, sc, s, o);
         }
         return all_numbers<U>(s);
     }
@@ -276,13 +278,14 @@ struct ShortRows {
         bool wide;
         if (!load_max<U>(k, x, ldx, temperature, b, m, wide)) return false;
         const Scale sc = Scale::of(temperature);
-        L s[U];
-        if (!block_sum<U, Temp>(k, b, m, sc, wide, !log, s)) return false;
+        L s[U], o[U];
+        if (!block_sum<U, Temp>(k, b, m, sc, wide, !log, s, o)) return false;
         if (log && !Temp) {
             // as log_step: (x - c_hi) - c_lo with c_hi + c_lo = m + log s in each lane
+            // (log s = log1p(o), accurate near 0)
             vec c_hi[U], c_lo[U];
             for (size_t u = 0; u < U; ++u) {
-                const L mw = widen(m[u]), ls = llog(s[u]), c = ladd(mw, ls), bb = lsub(c, mw);
+                const L mw = widen(m[u]), ls = llog1p(o[u]), c = ladd(mw, ls), bb = lsub(c, mw);
                 const L err = ladd(lsub(mw, lsub(c, bb)), lsub(ls, bb));  // TwoSum's rounding
                 c_hi[u] = c.narrow();
                 c_lo[u] = ladd(lsub(c, widen(c_hi[u])), err).narrow();
@@ -293,7 +296,7 @@ struct ShortRows {
         } else if (log) {
             vec ls_hi[U], ls_lo[U];
             for (size_t u = 0; u < U; ++u) {
-                const L ls = llog(s[u]);
+                const L ls = llog1p(o[u]);
                 ls_hi[u] = ls.narrow();
                 ls_lo[u] = rest(ls);
             }
@@ -326,10 +329,11 @@ struct ShortRows {
         vec m[U];
         bool wide;
         if (!load_max<U>(k, x, ldx, 1.0, b, m, wide)) return false;
-        L s[U];
-        if (!block_sum<U, false>(k, b, m, Scale::unit(), wide, false, s)) return false;
+        L s[U], o[U];
+        if (!block_sum<U, false>(k, b, m, Scale::unit(), wide, false, s, o)) return false;
         alignas(64) T r[U * W];
-        for (size_t u = 0; u < U; ++u) V::storeu(r + u * W, ladd(widen(m[u]), llog(s[u])).narrow());
+        for (size_t u = 0; u < U; ++u)
+            V::storeu(r + u * W, ladd(widen(m[u]), llog1p(o[u])).narrow());
         for (size_t i = 0; i < U * W; ++i) y[ptrdiff_t(i) * incy] = r[i];
         return true;
     }
@@ -362,8 +366,8 @@ struct ShortRows {
         for (size_t i = 0; i < R; ++i) ty[i] = b[i / W].c[at[i]];
         vec yv[U];
         for (size_t u = 0; u < U; ++u) yv[u] = V::loadu(yl + u * W);
-        L s[U];
-        if (!block_sum<U, false>(k, b, m, Scale::unit(), wide, true, s)) return false;
+        L s[U], o[U];
+        if (!block_sum<U, false>(k, b, m, Scale::unit(), wide, true, s, o)) return false;
         for (size_t i = 0; i < R; ++i) qy[i] = yl[i] < T(0) ? T(1) : b[i / W].c[at[i]];
         // other = s - q_y, summed on its own in lanes where the label holds most of the mass
         L q[U], other[U];
