@@ -273,9 +273,9 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
         return (1.0 - e) * double(probs[j]) + e / kin;
     };
     // Pass 2.
-    RowSums s(m);                     // sum q (and without the maximum's term)
-    CompensatedSum wsum, wt, wtx;     // sum w; sum w t' (soft); sum w t' t or sum w t
-    CompensatedSum other;             // sum q over j != label
+    RowSums s(m);                  // sum q (and without the maximum's term)
+    CompensatedSum wsum, wt, wtx;  // sum w; sum w t' (soft); sum w t' t or sum w t
+    CompensatedSum other;          // sum q over j != label
     double t_label = 0.0, q_label = 0.0;
     for (size_t j = 0; j < k; ++j) {
         if (!included(mask, j)) {

@@ -293,8 +293,8 @@ struct CrossEntropyRows {
             const double wy = weight ? double(weight[y]) : 1.0, qy = std::exp(ty);
             double nll = ls - ty, other = 0.0;
             other_s = (r.s.s - qy) / r.s.s;
-            if (dominant_label<Masked>(k, size_t(y), x, m, g != nullptr, g, mx, wide, r.s.s, qy, nll,
-                                       other))
+            if (dominant_label<Masked>(k, size_t(y), x, m, g != nullptr, g, mx, wide, r.s.s, qy,
+                                       nll, other))
                 other_s = other / r.s.s;
             loss = a * (1.0 - e) * wy * nll + a * e / double(kin) * (r.wsum * ls - r.wtx);
             c1 = a * ((1.0 - e) * wy + e / double(kin) * r.wsum);
