@@ -128,8 +128,10 @@ struct RowPasses {
 
     // Sum over the row of q = exp((x - mx) / T), and the sum without the maximum's term,
     // accumulated in vectors of T within chunks of kChunk elements and across chunks in double
-    // (ChunkTotal).
-    template <bool Masked, bool Wide, bool Temp, bool Store>
+    // (ChunkTotal). float32 sums the terms below the maximum apart (Others) only where they are
+    // needed to their own precision, when s < 2: a second pass then, with the same sum s (the
+    // same terms in the same order). float64's come from its compensation.
+    template <bool Masked, bool Wide, bool Temp, bool Store, bool Others = false>
     static RowSum exp_sum(size_t k, const T* x, const uint8_t* m, T* y, T mx, const Scale& sc) {
         constexpr auto step = exp_step<Masked, Wide, Temp, Store>;
         constexpr size_t chunk = kChunk<V>;
@@ -146,10 +148,11 @@ struct RowPasses {
                 const vec f1 = step(V::loadu(x + i + W), m, i + W, vmx, sc, y, t1);
                 const vec f2 = step(V::loadu(x + i + 2 * W), m, i + 2 * W, vmx, sc, y, t2);
                 const vec f3 = step(V::loadu(x + i + 3 * W), m, i + 3 * W, vmx, sc, y, t3);
-                a0.add(f0, t0);
-                a1.add(f1, t1);
-                a2.add(f2, t2);
-                a3.add(f3, t3);
+                if (Others) {
+                    a0.add(f0, t0), a1.add(f1, t1), a2.add(f2, t2), a3.add(f3, t3);
+                } else {
+                    a0.add(f0), a1.add(f1), a2.add(f2), a3.add(f3);
+                }
             }
             total.add(a0, a1);
             total.add(a2, a3);
@@ -158,7 +161,10 @@ struct RowPasses {
         for (; i + W <= k; i += W) {
             mask t0;
             const vec f0 = step(V::loadu(x + i), m, i, vmx, sc, y, t0);
-            a.add(f0, t0);
+            if (Others)
+                a.add(f0, t0);
+            else
+                a.add(f0);
         }
         if (i < k) {
             // The tail's padding lanes hold -inf, which only the wide exp maps to 0.
@@ -168,10 +174,44 @@ struct RowPasses {
             shifted<Temp>(xv, vmx, sc, hi, lo);
             const vec f = exp_lo<V, true>(hi, lo);
             if (Store) V::store_tail(y + i, k - i, f);
-            a.add(f, V::not_lt(xv, vmx));
+            if (Others)
+                a.add(f, V::not_lt(xv, vmx));
+            else
+                a.add(f);
         }
         total.add(a);
-        return total.value();
+        RowSum r = total.value();
+        if constexpr (sizeof(T) == 4 && !Others) {
+            if (!(r.s >= 2.0)) {
+                // Stored: from the values in y (x may be y); the maximum's is the only 1 there
+                // when s < 2. Else from x again.
+                if (Store) return {r.s, below_one(k, y)};
+                return exp_sum<Masked, Wide, Temp, false, true>(k, x, m, y, mx, sc);
+            }
+            r.other = r.s - 1.0;
+        }
+        return r;
+    }
+
+    // Sum of the stored exp values q[0, k) below 1 (all but a unique maximum's), as exp_sum's
+    // sum without the maximum.
+    static double below_one(size_t k, const T* q) {
+        const vec one = V::set1(T(1));
+        ChunkTotal<V> total;
+        size_t i = 0;
+        while (i + W <= k) {
+            const size_t stop = (k - i > kChunk<V>) ? i + kChunk<V> : k;
+            Acc<V> a;
+            for (; i + W <= stop; i += W) {
+                const vec f = V::loadu(q + i);
+                a.add(f, V::not_lt(f, one));
+            }
+            total.add(a);
+        }
+        double tail = 0.0;
+        for (; i < k; ++i) tail += q[i] < T(1) ? double(q[i]) : 0.0;
+        const RowSum r = total.value();
+        return (r.s < 2.0 ? r.other : r.s - 1.0) + tail;
     }
 
     // exp_sum with the wide exp or the fast one (needs_wide); the fast exp is never masked:
