@@ -48,7 +48,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError("pysoftmax.SoftmaxRegression needs scikit-learn >= 1.6 and SciPy, optional "
                       "dependencies of pysoftmax: pip install 'pysoftmax[sklearn]'") from e
 
-from . import _native, _sparse
+from . import _dask, _native, _sparse
 from ._regression_objective import Objective, Stream
 from ._regression_progress import Progress
 from ._regression_solvers import SGD, SOLVERS, SolverOptions, sgd_epoch
@@ -253,6 +253,10 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         coef (K, d) and intercept (K,) in the features' coordinates and the training dtype
         (intercept None without fit_intercept). The arrays are the callback's to keep."""
         self._validate_params()
+        if _dask.is_dask_collection(X):
+            from . import _regression_dask
+
+            return _regression_dask.fit(self, X, y, sample_weight, callback)
         X, y = self._validate_X(X, y, reset=True)
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)
@@ -324,6 +328,10 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
                              "the counts of the whole stream): pass a dict, e.g. from "
                              "sklearn.utils.class_weight.compute_class_weight('balanced', ...) "
                              "on a large enough sample of the labels")
+        if _dask.is_dask_collection(X):
+            from . import _regression_dask
+
+            return _regression_dask.partial_fit(self, X, y, known, first, sample_weight)
         X, y = self._validate_X(X, y, reset=first)
         check_classification_targets(y)
         inside = np.isin(y, known)
@@ -416,18 +424,43 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Scores X W^T + b (n_samples, K); for K = 2 the log-odds of classes_[1] (n_samples,)."""
+        if _dask.is_dask_collection(X):
+            return self._dask_predictions(X, "decision_function")
         z = self._scores(X)
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The class of the largest score for each row of X."""
+        if _dask.is_dask_collection(X):
+            return self._dask_predictions(X, "predict")
         scores = self._scores(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """softmax of the scores (n_samples, K)."""
+        if _dask.is_dask_collection(X):
+            return self._dask_predictions(X, "predict_proba")
         return _native.softmax(self._scores(X), axis=1)
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """log_softmax of the scores (n_samples, K), computed from the scores."""
+        if _dask.is_dask_collection(X):
+            return self._dask_predictions(X, "predict_log_proba")
         return _native.log_softmax(self._scores(X), axis=1)
+
+    def _dask_predictions(self, X, kind):
+        """`kind` of a dask array or DataFrame X: a lazy dask array, block by block."""
+        check_is_fitted(self)
+        from . import _regression_dask
+
+        return _regression_dask.predict(self, X, kind)
+
+    def score(self, X, y, sample_weight=None):
+        """The mean accuracy of predict(X) against y (weighted by sample_weight), as
+        ClassifierMixin.score; computed from Dask collections where they are."""
+        if _dask.is_dask_collection(X):
+            check_is_fitted(self)
+            from . import _regression_dask
+
+            return _regression_dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight)

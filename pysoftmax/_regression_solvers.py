@@ -328,13 +328,15 @@ def _accuracy(objective, theta, X, y, sample_weight):
     return float(np.average(np.argmax(scores, axis=1) == y, weights=sample_weight))
 
 
-def solve_sgd(objective, theta0, options):
+def solve_sgd(objective, theta0, options, optimizer=None):
     """Epochs of a new SGD in the coordinates of FeatureScaling, up to max_iter. The objective
     is evaluated (in full) after each epoch: loss_curve and the stopping test. With
     options.validation (held out for early stopping) the test is on its accuracy, and the
     parameters of the best epoch are returned. Returning parameters whose objective is above
-    that of the start is a failure (status 2: the learning rate is too large)."""
-    optimizer, validation = SGD(options), options.validation
+    that of the start is a failure (status 2: the learning rate is too large). `optimizer`:
+    the SGD to run (an SGD subclass's, e.g. on Dask data; default a new SGD(options))."""
+    optimizer = SGD(options) if optimizer is None else optimizer
+    validation = options.validation
     scaling = FeatureScaling.of(objective)
     start = objective.value(theta0)
     theta, curve, scores = theta0, [], []
