@@ -159,7 +159,8 @@ class DaskObjective(Objective):
         learning rate's estimate: those rows only reach this process."""
         X = self.X[rows]
         sw = self.sample_weight[rows] if self.sample_weight is not None else None
-        X, y, sw = self.problem._scheduler.compute((X, self.y[rows], sw))
+        compute = self.problem._scheduler.compute
+        X, y, sw = compute(X), compute(self.y[rows]), None if sw is None else compute(sw)
         if sw is None:
             sw = np.ones(len(rows), dtype=self.dtype)
         return Objective(np.ascontiguousarray(X), y, sw, np.inf, self.fit_intercept, self.k)
