@@ -482,12 +482,12 @@ class DaskLinearProblem:
     all rows (reduction "sum", times the sample weights) and its gradients in the computing
     dtype (db None when b is None; (loss, None, None) with grad=False). W and b are rounded to
     the computing dtype and sent once per call (one key of the graph, which each worker
-    fetches once, a replacement of a lost worker too); each block's loss and gradient are computed where it
-    lives by the fused kernel; the blocks' float64 partial sums are added in a fixed tree
-    (_tree): the result depends on the row chunks, never on the scheduling or the number of
-    workers (given workers with the same instruction set). Only (loss, dW, db) reach this
-    process. Errors found in the data (labels out of range, at a position within a block) are
-    raised by the call.
+    fetches once, a replacement of a lost worker too); each block's loss and gradient are
+    computed where it lives by the fused kernel; the blocks' float64 partial sums are added
+    in a fixed tree (_tree): the result depends on the row chunks, never on the scheduling
+    or the number of workers (given workers with the same instruction set). Only (loss, dW,
+    db) reach this process. Errors found in the data (labels out of range, at a position
+    within a block) are raised by the call.
 
     `weight`, `ignore_index` and `label_smoothing` are linear_cross_entropy's. `scheduler`:
     None for the distributed Client dask would use (the current one) or, without one, dask's

@@ -256,7 +256,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         if _dask.is_dask_collection(X):
             from . import _regression_dask
 
-            return _regression_dask.fit(self, X, y, sample_weight, callback)
+            return _regression_dask.fit(self, X, y, sample_weight, callback,
+                                        _convergence_warning)
         X, y = self._validate_X(X, y, reset=True)
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)

@@ -17,6 +17,8 @@ the loss from the cluster: the same objective, solvers and stopping rules as in 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from . import _dask
@@ -234,7 +236,7 @@ class DaskSGD(SGD):
 
 def _start(estimator, objective, k, d):
     if (getattr(estimator, "coef_", None) is not None
-            and getattr(estimator, "coef_").shape == (k, d)):
+            and estimator.coef_.shape == (k, d)):
         coef = estimator.coef_
         return objective.pack(coef.toarray() if hasattr(coef, "toarray") else coef,
                               estimator.intercept_)
@@ -249,11 +251,12 @@ def _set_features(estimator, d, names):
         del estimator.feature_names_in_
 
 
-def fit(estimator, X, y, sample_weight=None, callback=None):
-    """SoftmaxRegression.fit on Dask collections (the estimator's parameters validated)."""
-    from . import _native
-    from ._regression import _convergence_warning
+def fit(estimator, X, y, sample_weight, callback, convergence_warning):
+    """SoftmaxRegression.fit on Dask collections (the estimator's parameters validated);
+    convergence_warning(solver, result, max_iter) warns of a solve that did not converge."""
     from sklearn.utils import check_random_state
+
+    from . import _native
 
     if estimator.solver == "sgd" and estimator.early_stopping:
         raise ValueError("early_stopping: not supported for Dask input (it holds out rows in "
@@ -273,7 +276,7 @@ def fit(estimator, X, y, sample_weight=None, callback=None):
         result = solve(objective, theta0, options)
         stream = objective.stream
     if not result.converged:
-        _convergence_warning(estimator.solver, result, estimator.max_iter)
+        convergence_warning(estimator.solver, result, estimator.max_iter)
     _set_features(estimator, X.shape[1], names)
     estimator.classes_ = classes
     estimator._set_parameters(objective, result.theta)
@@ -287,15 +290,16 @@ def fit(estimator, X, y, sample_weight=None, callback=None):
 
 def _solve_sgd(objective, theta0, options):
     """solve_sgd with DaskSGD's epochs."""
-    return solve_sgd(objective, theta0, options, DaskSGD(options))
+    return solve_sgd(objective, theta0, dataclasses.replace(options, optimizer=DaskSGD(options)))
 
 
 def partial_fit(estimator, X, y, known, first, sample_weight=None):
     """SoftmaxRegression.partial_fit on Dask collections: one epoch of DaskSGD over them (the
     classes `known`, checked by the estimator)."""
+    from sklearn.utils import check_random_state
+
     from . import _native
     from ._regression_progress import Progress
-    from sklearn.utils import check_random_state
 
     X, codes, sw, _, names = fit_arguments(X, y, sample_weight, estimator.class_weight,
                                            classes=known)
@@ -312,8 +316,7 @@ def partial_fit(estimator, X, y, known, first, sample_weight=None):
         objective = DaskObjective(X, codes, sw, estimator.C, estimator.fit_intercept, len(known),
                                   stream=stream or Stream(), stream_size=estimator.stream_size)
         theta = (np.zeros(objective.size) if first
-                 else objective.pack(estimator.coef_.toarray() if hasattr(estimator.coef_, "toarray")
-                                     else estimator.coef_, estimator.intercept_))
+                 else _start(estimator, objective, len(known), X.shape[1]))
         theta, loss = sgd_epoch(objective, theta, optimizer)
     if first:
         _set_features(estimator, X.shape[1], names)
