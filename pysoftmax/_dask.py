@@ -387,11 +387,14 @@ class _Scheduler:
         return list(dask.persist(*parts, scheduler=self.get))
 
     def send(self, value, tasks):
-        """`value` as an argument of `tasks` tasks: scattered to every worker once when several
-        tasks need it, otherwise embedded in the graph."""
-        if self.client is None or tasks < 2:
+        """`value` as an argument of `tasks` tasks: one key of the graph holding it when several
+        tasks need it (sent once with the graph; each worker fetches it once, as a dependency,
+        also a worker that replaces a lost one), otherwise embedded in the task."""
+        if tasks < 2:
             return value
-        return self.client.scatter([value], broadcast=True, hash=False)[0]
+        import dask
+
+        return dask.delayed(value, traverse=False, pure=False)
 
     def compute(self, obj):
         """The value of one delayed object, brought to this process."""
@@ -478,13 +481,13 @@ class DaskLinearProblem:
     ``problem(w, b, grad=True)`` returns (loss, dw, db) as LinearProblem: the loss summed over
     all rows (reduction "sum", times the sample weights) and its gradients in the computing
     dtype (db None when b is None; (loss, None, None) with grad=False). W and b are rounded to
-    the computing dtype and sent once per call (scattered to the workers with a Client,
-    embedded in the graph otherwise); each block's loss and gradient are computed where it
-    lives by the fused kernel; the blocks' float64 partial sums are added in a fixed tree
-    (_tree): the result depends on the row chunks, never on the scheduling or the number of
-    workers (given workers with the same instruction set). Only (loss, dW, db) reach this
-    process. Errors found in the data (labels out of range, at a position within a block) are
-    raised by the call.
+    the computing dtype and sent once per call (one key of the graph, which each worker
+    fetches once, a replacement of a lost worker too); each block's loss and gradient are
+    computed where it lives by the fused kernel; the blocks' float64 partial sums are added
+    in a fixed tree (_tree): the result depends on the row chunks, never on the scheduling
+    or the number of workers (given workers with the same instruction set). Only (loss, dW,
+    db) reach this process. Errors found in the data (labels out of range, at a position
+    within a block) are raised by the call.
 
     `weight`, `ignore_index` and `label_smoothing` are linear_cross_entropy's. `scheduler`:
     None for the distributed Client dask would use (the current one) or, without one, dask's

@@ -48,7 +48,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError("pysoftmax.SoftmaxRegression needs scikit-learn >= 1.6 and SciPy, optional "
                       "dependencies of pysoftmax: pip install 'pysoftmax[sklearn]'") from e
 
-from . import _native, _sparse
+from . import _dask, _native, _sparse
 from ._regression_objective import Objective, Stream
 from ._regression_progress import Progress
 from ._regression_solvers import SGD, SOLVERS, SolverOptions, sgd_epoch
@@ -324,6 +324,11 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         coef (K, d) and intercept (K,) in the features' coordinates and the training dtype
         (intercept None without fit_intercept). The arrays are the callback's to keep."""
         self._validate_params()
+        if _dask.is_dask_collection(X):
+            from . import _regression_dask
+
+            return _regression_dask.fit(self, X, y, sample_weight, callback,
+                                        _convergence_warning)
         X, y = self._validate_X(X, y, reset=True)
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)
@@ -433,6 +438,10 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
                              "the counts of the whole stream): pass a dict, e.g. from "
                              "sklearn.utils.class_weight.compute_class_weight('balanced', ...) "
                              "on a large enough sample of the labels")
+        if _dask.is_dask_collection(X):
+            from . import _regression_dask
+
+            return _regression_dask.partial_fit(self, X, y, known, first, sample_weight)
         X, y = self._validate_X(X, y, reset=first)
         check_classification_targets(y)
         inside = np.isin(y, known)
@@ -557,6 +566,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         >>> model.decision_function(X[:2]).shape
         (2, 3)
         """
+        if _dask.is_dask_collection(X):
+            return self._dask_predictions(X, "decision_function")
         z = self._scores(X)
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
@@ -593,6 +604,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         >>> model.predict(X[[0, 50, 100]]).tolist()
         [0, 1, 2]
         """
+        if _dask.is_dask_collection(X):
+            return self._dask_predictions(X, "predict")
         scores = self._scores(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
@@ -632,6 +645,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
         ((2, 3), True)
         """
+        if _dask.is_dask_collection(X):
+            return self._dask_predictions(X, "predict_proba")
         return _native.softmax(self._scores(X), axis=1)
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
@@ -670,4 +685,57 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         >>> bool(np.allclose(np.exp(model.predict_log_proba(X[:2])), model.predict_proba(X[:2])))
         True
         """
+        if _dask.is_dask_collection(X):
+            return self._dask_predictions(X, "predict_log_proba")
         return _native.log_softmax(self._scores(X), axis=1)
+
+    def _dask_predictions(self, X, kind):
+        """`kind` of a dask array or DataFrame X: a lazy dask array, block by block."""
+        check_is_fitted(self)
+        from . import _regression_dask
+
+        return _regression_dask.predict(self, X, kind)
+
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy of ``predict(X)`` against ``y``.
+
+        As ClassifierMixin.score; on Dask collections it is computed where the data lives.
+
+        Parameters
+        ----------
+        X : array_like, scipy.sparse matrix or dask array, shape (n_samples, n_features)
+            The samples.
+        y : array_like or dask array, shape (n_samples,)
+            The true labels.
+        sample_weight : array_like, shape (n_samples,), optional
+            Weights of the samples.
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of samples whose predicted label is ``y``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+
+        See Also
+        --------
+        predict : The labels compared with ``y``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from pysoftmax import SoftmaxRegression
+        >>> X, y = load_iris(return_X_y=True)
+        >>> model = SoftmaxRegression(max_iter=200).fit(X, y)
+        >>> model.score(X, y) > 0.9
+        True
+        """
+        if _dask.is_dask_collection(X):
+            check_is_fitted(self)
+            from . import _regression_dask
+
+            return _regression_dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight)

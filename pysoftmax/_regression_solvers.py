@@ -38,6 +38,7 @@ class SolverOptions:
     the rows from it). batch_size ... n_iter_no_change: the settings of SGD
     (learning_rate_init "auto": auto_learning_rate). validation:
     (X, y codes, sample weights or None) held out for "sgd"'s early stopping, or None.
+    optimizer: the SGD that "sgd" runs (None: a new SGD of these settings).
     """
 
     max_iter: int
@@ -52,6 +53,7 @@ class SolverOptions:
     nesterov: bool = True
     n_iter_no_change: int = 10
     validation: tuple | None = None
+    optimizer: object = None
 
 
 @dataclasses.dataclass
@@ -333,8 +335,10 @@ def solve_sgd(objective, theta0, options):
     is evaluated (in full) after each epoch: loss_curve and the stopping test. With
     options.validation (held out for early stopping) the test is on its accuracy, and the
     parameters of the best epoch are returned. Returning parameters whose objective is above
-    that of the start is a failure (status 2: the learning rate is too large)."""
-    optimizer, validation = SGD(options), options.validation
+    that of the start is a failure (status 2: the learning rate is too large). The SGD run is
+    options.optimizer when given (an SGD subclass's, for Dask data), else a new one."""
+    optimizer = SGD(options) if options.optimizer is None else options.optimizer
+    validation = options.validation
     scaling = FeatureScaling.of(objective)
     start = objective.value(theta0)
     theta, curve, scores = theta0, [], []

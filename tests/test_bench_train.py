@@ -41,3 +41,13 @@ def test_time_to_target_uses_float64_objective():
 def test_train_rows_must_be_at_least_two():
     with pytest.raises(SystemExit, match="--rows"):
         main(["bench", "--train", "--rows", "1"])
+
+
+def test_train_dask_small(capsys):
+    pytest.importorskip("distributed")
+    assert main(["bench", "--train", "--dask", "--quick", "--rows", "20000"]) == 0
+    out = capsys.readouterr().out
+    assert "training on Dask: 20000 x 100 float32, 10 classes" in out
+    for name in ("dask, 1 worker ", "dask, 2 workers", "in memory"):
+        assert f"\n{name}" in out
+    assert "dask-ml" in out

@@ -19,7 +19,7 @@ from pysoftmax import reference, special
 
 _MODULES = {"reference", "special", "__version__"}    # in pysoftmax.__all__, not functions
 _REGRESSION_METHODS = ("fit", "partial_fit", "decision_function", "predict", "predict_proba",
-                       "predict_log_proba")
+                       "predict_log_proba", "score")
 
 PUBLIC = (
     [f"pysoftmax.{name}" for name in pysoftmax.__all__ if name not in _MODULES]

@@ -452,3 +452,92 @@ def run_sparse(args):
         p.C = C
         for threads in args.threads:
             yield p, threads, compare(p, threads, SPARSE_TRAINERS, sparse=True)
+
+
+# ---- --dask ----------------------------------------------------------------------------------
+
+DASK_FULL = {"n": 4_000_000, "d": 100, "k": 10, "chunk": 250_000, "max_iter": 30, "C": 1.0}
+
+
+def _dask_problem(n, d, k, chunk, seed=0):
+    """X (n, d) float32 and labels in [0, k) from a noisy linear model, generated block by
+    block where the blocks are computed (on the workers): never in this process."""
+    import dask.array as da
+
+    rs = da.random.default_rng(seed)
+    X = rs.standard_normal((n, d), chunks=(chunk, d)).astype(np.float32)
+    G = np.random.default_rng(seed + 1).standard_normal((d, k)).astype(np.float32) / np.sqrt(d)
+    noise = -np.log(-np.log(rs.random((n, k), chunks=(chunk, k)) + 1e-12)).astype(np.float32)
+    y = da.argmax(X @ G * 2 + noise, axis=1).astype(np.int64)
+    return X, y
+
+
+def _time_evaluations(problem, k, d, repeats=3):
+    w, b = np.zeros((k, d), np.float32), np.zeros(k, np.float32)
+    problem(w, b)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        problem(w, b)
+    return (time.perf_counter() - start) / repeats
+
+
+def run_dask(n, workers=(1, 2), max_iter=DASK_FULL["max_iter"], chunk=None, out=print):
+    """Seconds per objective evaluation and per fit (SoftmaxRegression, lbfgs, max_iter
+    iterations) on a LocalCluster of 1 and 2 single-threaded worker processes, against the
+    in-memory fit of the same data (brought to this process once), and dask-ml's binary
+    LogisticRegression on the 2-class version when dask-ml is installed."""
+    import distributed
+
+    from pysoftmax import _dask
+    from pysoftmax._regression import SoftmaxRegression
+
+    d, k = DASK_FULL["d"], DASK_FULL["k"]
+    chunk = chunk or max(1000, min(DASK_FULL["chunk"], n // 8))
+    rows = []
+    for count in workers:
+        with distributed.LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster):
+            X, y = _dask_problem(n, d, k, chunk)
+            X, y = X.persist(), y.persist()
+            evaluation = _time_evaluations(_dask.DaskLinearProblem(X, y), k, d)
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = SoftmaxRegression(max_iter=max_iter, tol=1e-6).fit(X, y)
+            rows.append((f"dask, {count} worker{'s' if count > 1 else ''}", evaluation,
+                         time.perf_counter() - start, int(model.n_iter_[0])))
+            if count == max(workers):
+                Xm, ym = X.compute(), y.compute()
+                ml = _dask_ml_row(X, y, max_iter)
+    # in memory: the same data in this process, on pysoftmax's threads
+    a = pysoftmax._common.LinearCrossEntropyArgs(
+        Xm, np.zeros((k, d), np.float32), np.zeros(k, np.float32), ym, None, None, "sum",
+        -100, 0.0)
+    local = pysoftmax._native.LinearProblem(a)
+    evaluation = _time_evaluations(lambda w, b: local(w, b), k, d)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SoftmaxRegression(max_iter=max_iter, tol=1e-6).fit(Xm, ym)
+    rows.append((f"in memory, {pysoftmax.get_num_threads()} threads", evaluation,
+                 time.perf_counter() - start, int(model.n_iter_[0])))
+    out(f"training on Dask: {n} x {d} float32, {k} classes, chunks of {chunk} rows, "
+        f"lbfgs max_iter={max_iter}")
+    out(f"{'':24s} {'s/evaluation':>13s} {'s/fit':>9s} {'iterations':>10s}")
+    for name, ev, fit, it in rows:
+        out(f"{name:24s} {ev:13.4f} {fit:9.2f} {it:10d}")
+    out(ml)
+    return rows
+
+
+def _dask_ml_row(X, y, max_iter):
+    """dask-ml's LogisticRegression (binary: class 0 against the others) on the same X."""
+    try:
+        from dask_ml.linear_model import LogisticRegression
+    except ImportError:
+        return "dask-ml is not installed: its LogisticRegression is not compared"
+    yb = (y == 0).astype(np.int64)
+    start = time.perf_counter()
+    LogisticRegression(max_iter=max_iter, solver="lbfgs").fit(X, yb)
+    return f"dask-ml LogisticRegression (2 classes, lbfgs): {time.perf_counter() - start:.2f} s/fit"
