@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _dask
 from ._regression_objective import Moments, Objective, Stream
-from ._regression_solvers import SGD, SOLVERS, auto_learning_rate, sgd_epoch, solve_sgd
+from ._regression_solvers import SGD, SOLVERS, sgd_epoch, solve_sgd
 
 __all__ = ["as_dask_X", "DaskObjective", "DaskSGD", "fit", "fit_arguments", "partial_fit",
            "predict", "score"]
@@ -188,43 +188,13 @@ class DaskSGD(SGD):
     blocks, or runs of batch_size rows within a block) in an order drawn from its random
     state, each gradient computed where its block lives; the update is SGD's."""
 
-    def epoch(self, objective, theta, scaling):
-        batch = 200 if self.batch_size == "auto" else self.batch_size
-        batch = min(objective.n, batch)
-        if self.lr0 is None:
-            self.lr0 = self.lr = auto_learning_rate(_Sample(objective, batch), scaling, batch,
-                                                    self.momentum)
-        u = scaling.u(theta)
-        v = np.zeros_like(u) if self.velocity is None else scaling.u(self.velocity)
-        whole = batch >= objective.n
-        try:
-            with np.errstate(over="raise", invalid="raise"):
-                for part in ([None] if whole
-                             else objective.problem.batches(self.rng, batch)):
-                    if part is None:
-                        grad = objective.loss_grad(scaling.theta(u))[1]
-                    else:
-                        grad = objective.batch_loss_grad(scaling.theta(u), part)[1]
-                    g = scaling.gradient(grad)
-                    v *= self.momentum
-                    v -= self.lr * g
-                    if self.nesterov:
-                        u += self.momentum * v - self.lr * g
-                    else:
-                        u += v
-                theta, velocity = scaling.theta(u), scaling.theta(v)
-            finite = np.all(np.isfinite(theta)) and np.all(np.isfinite(velocity))
-        except FloatingPointError:
-            finite = False
-        if not finite:
-            raise ValueError(f"sgd diverged (the weights overflowed): the learning rate "
-                             f"({self.lr:g}) is too large for this data; lower "
-                             f"learning_rate_init")
-        self.velocity = velocity
-        self.epochs += 1
-        if self.schedule == "invscaling":
-            self.lr = self.lr0 / (self.epochs + 1) ** self.power_t
-        return theta
+    def _rate_sample(self, objective, batch):
+        return _Sample(objective, batch)
+
+    def _batches(self, objective, batch):
+        if batch >= objective.n:
+            return [None]
+        return objective.problem.batches(self.rng, batch)
 
     @classmethod
     def of(cls, optimizer):

@@ -268,20 +268,35 @@ class SGD:
 
     def epoch(self, objective, theta, scaling):
         """One pass over objective's rows in a new random order, in batches; the new theta."""
-        n = objective.n
-        batch = min(n, 200 if self.batch_size == "auto" else self.batch_size)
+        batch = min(objective.n, 200 if self.batch_size == "auto" else self.batch_size)
         if self.lr0 is None:
-            self.lr0 = self.lr = auto_learning_rate(objective, scaling, batch, self.momentum)
+            self.lr0 = self.lr = auto_learning_rate(self._rate_sample(objective, batch), scaling,
+                                                    batch, self.momentum)
+        return self._steps(objective, theta, scaling, self._batches(objective, batch))
+
+    def _rate_sample(self, objective, batch):
+        """The objective auto_learning_rate estimates the step from."""
+        return objective
+
+    def _batches(self, objective, batch):
+        """The epoch's batches: [None] for the whole data (no copy), else each batch's rows
+        (sorted) in a new random order."""
+        n = objective.n
+        if batch >= n:
+            return [None]
+        order = self.rng.permutation(n)
+        return (np.sort(order[start:start + batch]) for start in range(0, n, batch))
+
+    def _steps(self, objective, theta, scaling, batches):
+        """One (momentum) step per batch of `batches` (None: the whole data); the new theta."""
         u = scaling.u(theta)
         v = np.zeros_like(u) if self.velocity is None else scaling.u(self.velocity)
-        order = self.rng.permutation(n) if batch < n else None
         try:
             with np.errstate(over="raise", invalid="raise"):
-                for start in range(0, n, batch):
-                    if order is None:                # one batch: the whole data, no copy
+                for rows in batches:
+                    if rows is None:
                         grad = objective.loss_grad(scaling.theta(u))[1]
                     else:
-                        rows = np.sort(order[start:start + batch])
                         grad = objective.batch_loss_grad(scaling.theta(u), rows)[1]
                     g = scaling.gradient(grad)
                     v *= self.momentum
