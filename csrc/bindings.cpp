@@ -534,6 +534,60 @@ bool inspect_csr_rows(const py::array& indptr, const py::array& indices, py::ssi
     throw py::type_error("X: indptr must be int32 or int64, got " + describe(indptr));
 }
 
+// ---- the solvers' vector arithmetic ----------------------------------------------------------
+
+// The data pointers of a list of 1-D C-contiguous float64 arrays of one length n (n set by the
+// first array seen when n < 0), named `name`[i] in errors.
+std::vector<const double*> vector_pointers(const std::vector<py::array>& arrays, const char* name,
+                                           py::ssize_t& n) {
+    std::vector<const double*> p;
+    for (size_t i = 0; i < arrays.size(); ++i) {
+        const py::array& a = arrays[i];
+        const std::string which = std::string(name) + "[" + std::to_string(i) + "]";
+        if (!is_f64(a) || a.ndim() != 1 || !(a.flags() & py::array::c_style))
+            throw py::type_error(which + ": expected a 1-D C-contiguous float64 array, got " +
+                                 describe(a));
+        if (n < 0) n = a.shape(0);
+        if (a.shape(0) != n)
+            throw py::value_error(which + ": expected length " + std::to_string(n) + ", got " +
+                                  describe(a));
+        p.push_back(static_cast<const double*>(a.data()));
+    }
+    return p;
+}
+
+py::array_t<double> vector_dots(const std::vector<py::array>& rows,
+                                const std::vector<py::array>& vecs) {
+    if (vecs.empty() || vecs.size() > kMaxDotVectors)
+        throw py::value_error("vecs: expected 1 to " + std::to_string(kMaxDotVectors) +
+                              " vectors, got " + std::to_string(vecs.size()));
+    py::ssize_t n = -1;
+    const std::vector<const double*> vp = vector_pointers(vecs, "vecs", n);
+    const std::vector<const double*> rp = vector_pointers(rows, "rows", n);
+    py::array_t<double> out({py::ssize_t(vecs.size()), py::ssize_t(rows.size())});
+    double* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        run_dots(size_t(n), rp.data(), rp.size(), vp.data(), vp.size(), o);
+    }
+    return out;
+}
+
+void vector_combine(const std::vector<py::array>& rows, const std::vector<double>& coef,
+                    py::array out) {
+    if (coef.size() != rows.size())
+        throw py::value_error("coef: expected one coefficient per row (" +
+                              std::to_string(rows.size()) + "), got " +
+                              std::to_string(coef.size()));
+    py::ssize_t n = -1;
+    const std::vector<const double*> op = vector_pointers({out}, "out", n);
+    if (!out.writeable()) throw py::value_error("out: expected a writeable array");
+    const std::vector<const double*> rp = vector_pointers(rows, "rows", n);
+    double* o = static_cast<double*>(out.mutable_data());
+    py::gil_scoped_release nogil;
+    run_combine(size_t(n), rp.data(), rp.size(), coef.data(), o);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -576,6 +630,14 @@ PYBIND11_MODULE(_core, m) {
           "exp's range ([-80, 0] float32, [-700, 0] float64).");
     m.def("floor_exp_store", &floor_exp_store, py::arg("x"), py::arg("shift"), py::arg("out"),
           py::arg("repeat"), "out = exp(x - shift), `repeat` times, as floor_exp_sum.");
+
+    m.def("vector_dots", &vector_dots, py::arg("rows"), py::arg("vecs"),
+          "(len(vecs), len(rows)) float64: vecs[j] . rows[i], for 1-D C-contiguous float64 "
+          "arrays of one length (1 to 4 vecs), on pysoftmax's threads; the same on any thread "
+          "count.");
+    m.def("vector_combine", &vector_combine, py::arg("rows"), py::arg("coef"), py::arg("out"),
+          "out = sum_i coef[i] rows[i] (float64 vectors of one length; out may be one of "
+          "rows), on pysoftmax's threads.");
 
     m.def("cpu_features", &cpu_features, "CPU/OS features relevant to dispatch.");
     m.def("compiled_isas", &compiled_isas, "Instruction sets built into this module, best first.");

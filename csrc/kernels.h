@@ -73,6 +73,18 @@ struct FloorSet {
     void (*exp_store)(size_t n, const T* x, T shift, T* y, size_t repeat);
 };
 
+// The solvers' vector arithmetic (simd/vector_ops.h), on one thread's part [0, n) of vectors
+// of length n:
+//   dots(n, rows, r, vecs, c, out)   out[j r + i] = sum_t vecs[j][t] rows[i][t],  c <= 4
+//   combine(n, rows, r, coef, out)   out[t] = sum_i coef[i] rows[i][t]; out may be a row
+inline constexpr size_t kMaxDotVectors = 4;
+template <class T>
+struct VectorSet {
+    void (*dots)(size_t n, const T* const* rows, size_t r, const T* const* vecs, size_t c,
+                 double* out);
+    void (*combine)(size_t n, const T* const* rows, size_t r, const T* coef, T* out);
+};
+
 template <class T>
 struct KernelSet {
     RowsFn<T> softmax;
@@ -80,6 +92,7 @@ struct KernelSet {
     LseFn<T> logsumexp;
     CrossEntropyFn<T> cross_entropy;
     FloorSet<T> floors;
+    VectorSet<T> vectors;
 };
 
 struct Kernels {

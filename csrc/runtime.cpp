@@ -393,6 +393,40 @@ PYSOFTMAX_FLOORS(float)
 PYSOFTMAX_FLOORS(double)
 #undef PYSOFTMAX_FLOORS
 
+// The vector arithmetic's parts: a multiple of the kernels' blocks (simd/vector_ops.h), fixed,
+// so that each dot product is the same sum of the same blocks on any thread count.
+constexpr size_t kVectorPart = size_t(1) << 15;
+
+void run_dots(size_t n, const double* const* rows, size_t r, const double* const* vecs, size_t c,
+              double* out) {
+    const auto f = active_isa().kernels.f64.vectors.dots;
+    const size_t parts = std::max<size_t>(1, (n + kVectorPart - 1) / kVectorPart);
+    std::vector<double> sums(parts * c * r);
+    parallel_for(parts, [&](size_t p) {
+        const size_t b = p * kVectorPart, e = std::min(n, b + kVectorPart);
+        std::vector<const double*> rp(r), vp(c);
+        for (size_t i = 0; i < r; ++i) rp[i] = rows[i] + b;
+        for (size_t j = 0; j < c; ++j) vp[j] = vecs[j] + b;
+        f(e - b, rp.data(), r, vp.data(), c, sums.data() + p * c * r);
+    });
+    for (size_t j = 0; j < c * r; ++j) {
+        double s = 0.0;
+        for (size_t p = 0; p < parts; ++p) s += sums[p * c * r + j];
+        out[j] = s;
+    }
+}
+
+void run_combine(size_t n, const double* const* rows, size_t r, const double* coef, double* out) {
+    const auto f = active_isa().kernels.f64.vectors.combine;
+    const size_t parts = (n + kVectorPart - 1) / kVectorPart;
+    parallel_for(parts, [&](size_t p) {
+        const size_t b = p * kVectorPart, e = std::min(n, b + kVectorPart);
+        std::vector<const double*> rp(r);
+        for (size_t i = 0; i < r; ++i) rp[i] = rows[i] + b;
+        f(e - b, rp.data(), r, coef, out + b);
+    });
+}
+
 template void run_softmax<float>(size_t, size_t, const float*, ptrdiff_t, const uint8_t*, ptrdiff_t,
                                  float*, ptrdiff_t, double, bool);
 template void run_softmax<double>(size_t, size_t, const double*, ptrdiff_t, const uint8_t*,

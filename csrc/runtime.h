@@ -108,4 +108,13 @@ double run_exp_sum(size_t n, const T* x, T shift, size_t repeat);
 template <class T>
 void run_exp_store(size_t n, const T* x, T shift, T* y, size_t repeat);
 
+// The solvers' vector arithmetic (kernels.h's VectorSet) on the active set, over vectors of
+// length n split into parts of a fixed size, spread across the threads; the parts' dot
+// products are added in part order, so the results do not depend on the thread count.
+//   run_dots: out (c, r) = vecs . rows, c <= kMaxDotVectors
+//   run_combine: out = sum_i coef[i] rows[i]; out may be one of the rows
+void run_dots(size_t n, const double* const* rows, size_t r, const double* const* vecs, size_t c,
+              double* out);
+void run_combine(size_t n, const double* const* rows, size_t r, const double* coef, double* out);
+
 }  // namespace pysoftmax

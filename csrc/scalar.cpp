@@ -17,6 +17,7 @@
 // -inf. Excluded elements (mask 0) get 0 / -inf.
 //
 // Also the scalar microkernels of the fused linear + cross-entropy path (linear.h).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -147,12 +148,46 @@ constexpr FloorSet<T> floors() {
     return {stream_copy<T>, read_max<T>, exp_sum<T>, exp_store<T>};
 }
 
+// The solvers' vector arithmetic (kernels.h's VectorSet) on one lane, in blocks of 2048 elements
+// as simd/vector_ops.h, with a plain multiply and add.
+template <class T>
+void dots(size_t n, const T* const* rows, size_t r, const T* const* vecs, size_t c, double* out) {
+    constexpr size_t kBlock = 2048;
+    for (size_t j = 0; j < c * r; ++j) out[j] = 0.0;
+    for (size_t b = 0; b < n; b += kBlock) {
+        const size_t e = std::min(n, b + kBlock);
+        for (size_t i = 0; i < r; ++i)
+            for (size_t j = 0; j < c; ++j) {
+                T s = 0;
+                for (size_t t = b; t < e; ++t) s += vecs[j][t] * rows[i][t];
+                out[j * r + i] += double(s);
+            }
+    }
+}
+
+template <class T>
+void combine(size_t n, const T* const* rows, size_t r, const T* coef, T* out) {
+    for (size_t t = 0; t < n; ++t) {
+        T s = 0;
+        for (size_t i = 0; i < r; ++i) s += coef[i] * rows[i][t];
+        out[t] = s;
+    }
+}
+
 const Kernels kScalar = {
     "scalar",
-    {softmax_rows<float, false>, softmax_rows<float, true>, logsumexp_rows<float>,
-     cross_entropy_rows<float>, floors<float>()},
-    {softmax_rows<double, false>, softmax_rows<double, true>, logsumexp_rows<double>,
-     cross_entropy_rows<double>, floors<double>()},
+    {softmax_rows<float, false>,
+     softmax_rows<float, true>,
+     logsumexp_rows<float>,
+     cross_entropy_rows<float>,
+     floors<float>(),
+     {dots<float>, combine<float>}},
+    {softmax_rows<double, false>,
+     softmax_rows<double, true>,
+     logsumexp_rows<double>,
+     cross_entropy_rows<double>,
+     floors<double>(),
+     {dots<double>, combine<double>}},
 };
 
 // The linear microkernels (linear_kernels.h) on one lane, with a plain multiply and add (two

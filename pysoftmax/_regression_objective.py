@@ -254,6 +254,7 @@ class FeatureScaling:
         self.scale = np.where(scale > 0, scale, 1.0) if centre else np.ones_like(mean)
         self.mean = mean if fit_intercept and centre else np.zeros_like(mean)
         self.k, self.d, self.fit_intercept = k, len(mean), fit_intercept
+        self.identity = not centre
 
     @classmethod
     def of(cls, objective):
@@ -261,9 +262,12 @@ class FeatureScaling:
         return cls(objective.moments(), objective.k, objective.fit_intercept,
                    objective.alpha / objective.S, centre=not objective.sparse)
 
-    # Each map writes one new vector and no other of its size (the parameters of a sparse
-    # problem are large: SoftmaxRegression's memory bound counts their copies).
+    # Each map writes one new vector and no other of its size, the identity none (the
+    # parameters of a sparse problem are large: SoftmaxRegression's memory bound counts their
+    # copies). The solvers never write into what a map returns.
     def theta(self, u):
+        if self.identity:
+            return u
         kd = self.k * self.d
         out = np.empty_like(u)
         w = out[:kd].reshape(self.k, self.d)
@@ -272,6 +276,8 @@ class FeatureScaling:
         return out
 
     def u(self, theta):
+        if self.identity:
+            return theta
         kd = self.k * self.d
         w = theta[:kd].reshape(self.k, self.d)
         out = np.empty_like(theta)
@@ -281,6 +287,8 @@ class FeatureScaling:
 
     def gradient(self, grad):
         """d f / d u from d f / d theta."""
+        if self.identity:
+            return grad
         kd = self.k * self.d
         g_w, g_b = grad[:kd].reshape(self.k, self.d), grad[kd:]
         out = np.empty_like(grad)

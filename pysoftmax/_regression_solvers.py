@@ -4,12 +4,13 @@ Every solver in SOLVERS has one signature,
 
     solve(objective, theta0, options: SolverOptions) -> SolverResult,
 
-and runs in the coordinates of FeatureScaling. "lbfgs": SciPy's L-BFGS-B; "gd": gradient descent
+and runs in the coordinates of FeatureScaling. "lbfgs": L-BFGS (_lbfgs); "gd": gradient descent
 with an Armijo line search; "sgd": epochs of minibatch SGD with momentum (SGD, MLPClassifier's
 update), whose state partial_fit continues one epoch at a time (`sgd_epoch`).
 
 A SolverResult's status follows SciPy's L-BFGS-B codes, as scikit-learn reports them: 0 the
-stopping rule ended the solve, 1 max_iter was reached, 2 any other failure.
+stopping rule ended the solve, 1 max_iter (or the evaluation limit) was reached, 2 any other
+failure.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.optimize import minimize
 
+from ._lbfgs import minimize_lbfgs
 from ._regression_objective import FeatureScaling
 from ._regression_progress import Progress
 
@@ -84,13 +85,13 @@ def _gradient_test(grad, tol):
 
 
 def solve_lbfgs(objective, theta0, options):
-    """SciPy's L-BFGS-B with LogisticRegression's options (maxls 50, ftol 64 eps), run in the
-    coordinates of FeatureScaling, with LogisticRegression's stopping test (_gradient_test, in
-    the original coordinates W and b, not in those of the solver). A start that passes it
-    takes no iteration (max_iter=0 takes none either); after that, the test must pass at two
-    consecutive iterations: the gradient of L-BFGS's iterates is not monotone, and one below
-    tol is often followed by larger ones, still far from the optimum. A last iteration that
-    passes it is converged."""
+    """L-BFGS (_lbfgs: SciPy's L-BFGS-B iteration without bounds, LogisticRegression's options:
+    memory 10, maxls 50, ftol 64 eps) run in the coordinates of FeatureScaling, with
+    LogisticRegression's stopping test (_gradient_test, in the original coordinates W and b, not
+    in those of the solver). A start that passes it takes no iteration (max_iter=0 takes none
+    either); after that, the test must pass at two consecutive iterations: the gradient of
+    L-BFGS's iterates is not monotone, and one below tol is often followed by larger ones, still
+    far from the optimum. A last iteration that passes it is converged."""
     scaling = FeatureScaling.of(objective)
     u0 = scaling.u(theta0)
     value0, grad0 = objective.loss_grad(scaling.theta(u0))
@@ -98,35 +99,31 @@ def solve_lbfgs(objective, theta0, options):
         return SolverResult(theta0, 0, [], 0, "the gradient is below tol")
     if options.max_iter == 0:
         return SolverResult(theta0, 0, [], 1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
-    curve, passes, last = [], [], {"u": u0, "passes": False}
-    start = [(value0, scaling.gradient(grad0))]     # SciPy's first evaluation is at u0
+    curve, passes = [], []
+    start = [(value0, scaling.gradient(grad0))]     # the first evaluation is at u0
+    last = {"passes": False}
 
     def fun(u):
-        if start and np.array_equal(u, u0):
+        if start:
             return start.pop()
-        start.clear()
         value, grad = objective.loss_grad(scaling.theta(u))
-        last["u"], last["passes"] = u.copy(), _gradient_test(grad, options.tol)
+        last["passes"] = _gradient_test(grad, options.tol)
         return value, scaling.gradient(grad)
 
-    def callback(intermediate_result):
-        curve.append(float(intermediate_result.fun))
+    def callback(u, value):
+        curve.append(float(value))
         if options.verbose:
             print(f"lbfgs iteration {len(curve)}: objective {curve[-1]:.10g}")
-        passes.append(bool(np.array_equal(intermediate_result.x, last["u"])
-                           and last["passes"]))
+        passes.append(last["passes"])     # the accepted point is the last one evaluated
         if passes[-2:] == [True, True]:
             raise StopIteration
 
-    res = minimize(fun, u0, method="L-BFGS-B", jac=True, callback=callback,
-                   options={"maxiter": options.max_iter, "maxls": 50, "gtol": 0.0,
-                            "ftol": _FTOL})
-    message = res.message if isinstance(res.message, str) else res.message.decode()
-    status = 0 if res.status == 99 else int(res.status)     # 99: the callback's gradient test
-    if status == 1 and passes and passes[-1]:
+    res = minimize_lbfgs(fun, u0, maxiter=options.max_iter, callback=callback, maxls=50,
+                         ftol=_FTOL)
+    status, message = res.status, res.message
+    if passes and passes[-1] and status != 2:
         status, message = 0, "the gradient is below tol"
-    n_iter = min(int(res.nit), options.max_iter)
-    return SolverResult(scaling.theta(res.x), n_iter, curve[:n_iter], status, message)
+    return SolverResult(scaling.theta(res.x), res.nit, curve, status, message)
 
 
 def solve_gd(objective, theta0, options):
@@ -291,6 +288,8 @@ class SGD:
         """One (momentum) step per batch of `batches` (None: the whole data); the new theta."""
         u = scaling.u(theta)
         v = np.zeros_like(u) if self.velocity is None else scaling.u(self.velocity)
+        u = u.copy() if u is theta else u               # stepped in place below
+        v = v.copy() if v is self.velocity else v
         try:
             with np.errstate(over="raise", invalid="raise"):
                 for rows in batches:

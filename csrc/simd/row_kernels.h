@@ -18,6 +18,7 @@
 #include "simd/floors.h"
 #include "simd/row_passes.h"
 #include "simd/short_rows.h"
+#include "simd/vector_ops.h"
 #include "simd/wrapper.h"
 
 namespace pysoftmax {
@@ -237,8 +238,12 @@ template <class V>
 constexpr KernelSet<typename V::T> row_kernel_set() {
     static_assert(check_row_wrapper<V>());
     using R = Rows<V>;
-    return {&R::template softmax_rows<false>, &R::template softmax_rows<true>, &R::logsumexp_rows,
-            &R::cross_entropy_rows, floor_set<V>()};
+    return {&R::template softmax_rows<false>,
+            &R::template softmax_rows<true>,
+            &R::logsumexp_rows,
+            &R::cross_entropy_rows,
+            floor_set<V>(),
+            vector_set<V>()};
 }
 
 }  // namespace simd
