@@ -82,11 +82,11 @@ class _Memory:
         return d[2, -1]                       # g_new . g_new
 
     def gradient_dots(self, g):
-        """Sets gg for a gradient g (after clear() nothing is stored: no pass)."""
-        if self.order:
-            used = [r for i in self.order for r in (2 * i, 2 * i + 1)]
-            d = _core.vector_dots([self.rows[r] for r in used], [g])
-            self.gg[used] = d[0]
+        """Sets gg for a new gradient g, the pairs unchanged; returns g . g."""
+        used = [r for i in self.order for r in (2 * i, 2 * i + 1)]
+        d = _core.vector_dots([self.rows[r] for r in used] + [g], [g])
+        self.gg[used] = d[0, :-1]
+        return d[0, -1]
 
     def direction(self, g, gnorm2, out):
         """out = -H g by the two-loop recursion on the coefficients of the rows and g; returns
@@ -123,12 +123,16 @@ class _Trials:
     def __init__(self, fun, x, d, buffer, maxfun):
         self.fun, self.x, self.d, self.buffer = fun, x, d, buffer
         self.nfev, self.maxfun = 0, maxfun
+        self.lowest = (0.0, math.inf)     # the step of the lowest f so far, and that f
 
     def __call__(self, t):
         _core.vector_combine([self.x, self.d], [1.0, t], self.buffer)
         f, g = self.fun(self.buffer)
+        f = float(f)
         self.nfev += 1
-        return float(f), g, _dot(g, self.d)
+        if f < self.lowest[1]:
+            self.lowest = (t, f)
+        return f, g, _dot(g, self.d)
 
 
 def _cubic_min(a, fa, da, b, fb, db):
@@ -145,36 +149,48 @@ def _cubic_min(a, fa, da, b, fb, db):
     return t if math.isfinite(t) else None
 
 
-def _line_search(trials, f0, d0, t, maxls, c1=1e-3, c2=0.9):
-    """A step t satisfying the strong Wolfe conditions f(t) <= f0 + c1 t d0 and |f'(t)| <=
-    c2 |d0| (c1 and c2 L-BFGS-B's ftol and gtol): steps growing 4-fold until an interval holds
-    one, then its cubic-interpolation zoom. Returns (t, f, g) of the accepted trial, whose point
-    is in trials.buffer, or None after maxls evaluations or when the interval has shrunk to
-    rounding. A non-finite f counts as too large."""
+def _line_search(trials, f0, d0, t, maxls, c1=1e-3, c2=0.9, xtol=0.1):
+    """A step along d from f0 (slope d0 < 0): steps growing 4-fold until an interval holds a
+    step satisfying the strong Wolfe conditions f(t) <= f0 + c1 t d0 and |f'(t)| <= c2 |d0|,
+    then its cubic-interpolation zoom (c1, c2 and xtol those of L-BFGS-B's line search). A
+    non-finite f counts as too large. Returns (t, f, g, wolfe), the point in trials.buffer:
+    wolfe True for a strong Wolfe step; False for _best's step when the interval has shrunk
+    below xtol of its end (what rounding leaves near the optimum) or maxls evaluations have
+    passed; None when no step is acceptable."""
     prev = (0.0, f0, d0)
     for i in range(maxls):
         if trials.nfev >= trials.maxfun:
-            return None
+            return _best(trials, prev, f0)
         f, g, dg = trials(t)
         if not math.isfinite(f) or f > f0 + c1 * t * d0 or (i > 0 and f >= prev[1]):
-            return _zoom(trials, f0, d0, prev, (t, f, dg), maxls - i - 1, c1, c2)
+            return _zoom(trials, f0, d0, prev, (t, f, dg), maxls - i - 1, c1, c2, xtol)
         if abs(dg) <= -c2 * d0:
-            return t, f, g
+            return t, f, g, True
         if dg >= 0:
-            return _zoom(trials, f0, d0, (t, f, dg), prev, maxls - i - 1, c1, c2)
+            return _zoom(trials, f0, d0, (t, f, dg), prev, maxls - i - 1, c1, c2, xtol)
         prev, t = (t, f, dg), 4.0 * t
-    return None
+    return _best(trials, prev, f0)
 
 
-def _zoom(trials, f0, d0, lo, hi, maxls, c1, c2):
+def _best(trials, lo, f0):
+    """The search ended without a Wolfe step: the step lo of sufficient decrease if there is
+    one, else the step of the lowest f if that is no higher than f0 (where rounding hides the
+    decrease; L-BFGS-B's line search accepts it too, and the ftol test then ends the run),
+    evaluated again into trials.buffer; None when every step raised f."""
+    t = lo[0] if lo[0] > 0.0 else (trials.lowest[0] if trials.lowest[1] <= f0 else 0.0)
+    if t <= 0.0 or trials.nfev >= trials.maxfun:
+        return None
+    f, g, _ = trials(t)
+    return t, f, g, False
+
+
+def _zoom(trials, f0, d0, lo, hi, maxls, c1, c2, xtol):
     """Nocedal and Wright's zoom: lo = (t, f, f') the best step so far with sufficient
     decrease, hi the other end of an interval that holds a strong Wolfe step."""
     for _ in range(maxls):
-        if trials.nfev >= trials.maxfun:
-            return None
         width = abs(hi[0] - lo[0])
-        if width <= 1e-14 * max(abs(lo[0]), abs(hi[0])):
-            return None
+        if trials.nfev >= trials.maxfun or width <= xtol * max(lo[0], hi[0]):
+            break
         c = None
         if math.isfinite(hi[1]) and math.isfinite(hi[2]):
             c = _cubic_min(*lo, *hi)
@@ -186,11 +202,11 @@ def _zoom(trials, f0, d0, lo, hi, maxls, c1, c2):
             hi = (c, f, dg)
             continue
         if abs(dg) <= -c2 * d0:
-            return c, f, g
+            return c, f, g, True
         if dg * (hi[0] - lo[0]) >= 0:
             hi = lo
         lo = (c, f, dg)
-    return None
+    return _best(trials, lo, f0)
 
 
 def minimize_lbfgs(fun, x0, *, maxiter, callback=None, m=10, ftol=_FTOL, maxls=50,
@@ -234,8 +250,9 @@ def minimize_lbfgs(fun, x0, *, maxiter, callback=None, m=10, ftol=_FTOL, maxls=5
             else:
                 status, message = 2, "ABNORMAL_TERMINATION_IN_LNSRCH"
             break
-        _, f_new, g_new = found
-        gnorm2 = memory.add(trial, x, g_new, g)
+        _, f_new, g_new, wolfe = found
+        # A step short of the Wolfe conditions may break s . y > 0: its pair is not stored.
+        gnorm2 = memory.add(trial, x, g_new, g) if wolfe else memory.gradient_dots(g_new)
         x, trial = trial, x
         f_old, f, g = f, f_new, g_new
         nit += 1

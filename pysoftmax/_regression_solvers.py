@@ -81,7 +81,9 @@ class SolverResult:
 def _gradient_test(grad, tol):
     """LogisticRegression's stopping test (SciPy's pgtol without bounds): the largest component
     of the gradient of the objective divided by S, with respect to W and b, is <= tol."""
-    return np.max(np.abs(grad), initial=0.0) <= tol
+    if grad.size == 0:
+        return 0.0 <= tol
+    return max(float(grad.max()), -float(grad.min())) <= tol     # max |grad|, no temporary
 
 
 def solve_lbfgs(objective, theta0, options):
@@ -101,6 +103,7 @@ def solve_lbfgs(objective, theta0, options):
         return SolverResult(theta0, 0, [], 1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
     curve, passes = [], []
     start = [(value0, scaling.gradient(grad0))]     # the first evaluation is at u0
+    del grad0                                       # held by `start` until it is used
     last = {"passes": False}
 
     def fun(u):
