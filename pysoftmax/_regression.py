@@ -128,7 +128,8 @@ class SoftmaxRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         bar (tqdm; without it a line per epoch) with the objective and the validation score;
         partial_fit prints a line per call. 0: no output.
     solver : {"lbfgs", "gd", "sgd"}, default="lbfgs"
-        "lbfgs": SciPy's L-BFGS-B on the fused loss and gradient. "gd": full-batch gradient
+        "lbfgs": L-BFGS (SciPy's L-BFGS-B iteration, without bounds, on native vector
+        arithmetic) on the fused loss and gradient. "gd": full-batch gradient
         descent, the step from a backtracking (Armijo) line search (no step size to choose).
         "sgd": minibatch SGD with momentum (MLPClassifier's), the rows reshuffled each epoch.
     batch_size : int or "auto", default="auto"

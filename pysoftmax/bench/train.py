@@ -7,7 +7,7 @@ make_classification: N rows, 784 features, 10 classes) and the same objective
 
 with max_iter = 200, tol = 1e-6 and the same thread count:
 
-- pysoftmax: SoftmaxRegression (SciPy's L-BFGS-B on the fused loss and gradient);
+- pysoftmax: SoftmaxRegression (its L-BFGS on the fused loss and gradient);
 - sklearn: LogisticRegression (lbfgs) on the same float32 X, BLAS limited to the thread count;
 - torch: torch.optim.LBFGS (line_search_fn="strong_wolfe", its default history of 100) on
   loss = (cross_entropy(X W^T + b, y, reduction="sum") + ||W||^2 / (2C)) / N, the scaling the
