@@ -41,7 +41,8 @@ def as_dask_X(X, *, lengths):
     names = None
     if _dataframe(X):
         names = np.asarray([str(c) for c in X.columns], dtype=object)
-        X = X.to_dask_array(lengths=lengths)
+        # lengths=None: chunks of unknown length (dask-expr refuses False)
+        X = X.to_dask_array(lengths=True if lengths else None)
     elif not isinstance(X, _dask._da().Array):
         raise TypeError(f"X: expected a dask.array.Array or a Dask DataFrame, got "
                         f"{type(X).__name__}")
