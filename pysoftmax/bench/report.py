@@ -30,8 +30,10 @@ def format_results(results, libraries):
     """The timing table: ns/element of each library, then pysoftmax's speed-up over each peer;
     pysoftmax's instruction set in its own column (a row per set with --isa)."""
     others = [lib for lib in libraries if lib != "pysoftmax"]
+    most = max((r["threads"] for r in results), default=1)
+    names = {lib: peers.label(lib, most) for lib in libraries}
     head = ["op", "shape", "dtype", "isa", "threads"]
-    cells = [head + list(libraries) + [f"vs {p}" for p in others]]
+    cells = [head + [names[lib] for lib in libraries] + [f"vs {names[p]}" for p in others]]
     for r in results:
         key = _row_name(r) + [r["isa"], str(r["threads"])]
         ns = [f"{r['ns_per_element'][lib]:.3f}" if lib in r["ns_per_element"] else "-"
@@ -39,7 +41,11 @@ def format_results(results, libraries):
         up = [f"{r['speedup'][p]:.2f}x" if p in r["speedup"] else "-" for p in others]
         cells.append(key + ns + up)
     lines = ["ns/element (median) of each library, then the speed-up of pysoftmax against each "
-             "peer (peer time / pysoftmax time):"]
+             "peer (peer time / pysoftmax time); " + peers.OUTPUTS + ":"]
+    single = [names[lib] for lib in libraries if names[lib] != lib]
+    if single:
+        lines.append(f"{' and '.join(single)}: single-threaded (NumPy), timed once per row and "
+                     f"shown at every thread count")
     return lines + table(cells, left=4)
 
 
