@@ -213,7 +213,8 @@ def format_training(p, threads, results):
     lines = [f"training: make_classification {n} x {d}, {p.k} classes, float32; C={p.C:g}, "
              f"max_iter={p.max_iter}, tol={p.tol:g}; {threads} thread(s)",
              f"to reach: scikit-learn's final objective {results['sklearn'].objective:.6f} "
-             f"(sum_i CE_i + ||W||^2 / (2C), float64)"]
+             f"(sum_i CE_i + ||W||^2 / (2C), float64)",
+             f"preconditioning: {train.PRECONDITIONING['dense']}"]
     lines += table(train.result_cells(results), left=2)
     lines += [f"  {name}: {r.note}" for name, r in results.items() if r.note]
     return lines
@@ -221,9 +222,13 @@ def format_training(p, threads, results):
 
 def training_record(p, threads, results, quick):
     """The JSON record of one thread count of a training run."""
+    sparse = not isinstance(p.X, np.ndarray)
     return {"threads": threads, "shape": list(p.shape), "classes": p.k, "C": p.C,
             "max_iter": p.max_iter, "tol": p.tol, "quick": quick,
-            "results": {name: {f.name: getattr(r, f.name) for f in dataclasses.fields(r)
-                               if f.name not in ("trace", "params")}
+            "preconditioning": train.PRECONDITIONING["sparse" if sparse else "dense"],
+            "results": {name: {**{f.name: getattr(r, f.name) for f in dataclasses.fields(r)
+                                  if f.name not in ("trace", "params")},
+                               "seconds_per_iteration": train.per_call(r.seconds, r.n_iter),
+                               "seconds_per_evaluation": train.per_call(r.seconds, r.n_evals)}
                         for name, r in results.items()},
             "speedups": {name: v for name, (v, _) in train.speedups(results).items()}}
