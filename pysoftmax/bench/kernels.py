@@ -144,7 +144,8 @@ def measure(rows, libraries, threads, min_repeats, min_time, isas=(None,), out=F
     the same inputs; what runs on one thread whatever the count (the reference, scipy) is timed
     once per row and reported at each count. Every library allocates its outputs in each call
     (peers.OUTPUTS); `out`: pysoftmax writes into a preallocated output instead (ours), for the
-    rows that time it alone. Returns one dict per row, thread count and set, those of threads[0] first."""
+    rows that time it alone. Returns one dict per row, thread count and set, those of
+    threads[0] first."""
     plan = [(row, [lib for lib in libraries if row[0] in peers.SUPPORTED[lib]],
              floors.bounding(row[0])) for row in rows]
     bar = timing.progress(len(plan))

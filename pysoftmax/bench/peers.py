@@ -46,10 +46,11 @@ def kernel(op, library, data, threads):
 
     Every library allocates its outputs in each call (OUTPUTS): none is given a preallocated
     output, so that the rows compare like with like. Everything else that is not the call
-    itself (conversions of the inputs) is done here, and so is the thread count: pysoftmax.set_num_threads and torch.set_num_threads are set to
-    `threads` (process-wide), sklearn gets it as n_threads; the reference and scipy run on one
-    thread. Raises ImportError if the library is not installed, ValueError if it does not
-    offer `op` (or soft targets, for sklearn).
+    itself (conversions of the inputs) is done here, and so is the thread count:
+    pysoftmax.set_num_threads and torch.set_num_threads are set to `threads` (process-wide),
+    sklearn gets it as n_threads; the reference and scipy run on one thread. Raises
+    ImportError if the library is not installed, ValueError if it does not offer `op` (or soft
+    targets, for sklearn).
     """
     if op not in OPS:
         raise ValueError(f"op: unknown operation {op!r}; expected one of {', '.join(OPS)}")
