@@ -20,7 +20,8 @@ output, and are regenerated with intended changes.
     python tests/mutate.py --only NAME...  # some of them
     python tests/mutate.py --list          # the mutations, without running anything
 
-Prints a table: mutation, file, tests run, caught (by which test) or survived, time. Exits 1
+Prints a table: mutation, file, tests run (up to the first failure), caught (by which test)
+or survived, time (build and tests). Exits 1
 if a mutation survives or a build fails. `make mutate` (ONLY=name) runs it; not part of
 `make test`.
 """
