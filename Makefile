@@ -4,6 +4,8 @@
 # of `python -m pysoftmax bench`.
 # make lint / make format: check / fix the Python (ruff) and C++ (clang-format) style; they
 # install the pinned tools into .venv without building pysoftmax.
+# make mutate: deliberate bugs, one at a time, each built in a scratch copy of the tree, and
+# whether its tests catch each (tests/mutate.py); ONLY=name runs one. Not part of make test.
 # make sdist-check: builds the sdist, installs it (with the sklearn extra) into a fresh venv in
 # build/sdist-check/ (compiled anew: no wheel cache) and runs tests/sdist_smoke.py there,
 # outside the source tree.
@@ -19,7 +21,7 @@ LINT_TOOLS := ruff==0.17.6 clang-format==23.1.5
 BENCH_PEERS := torch==2.13.0
 BENCH_ARGS ?=
 
-.PHONY: demo test bench lint format sdist-check clean
+.PHONY: demo test bench mutate lint format sdist-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +53,9 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pysoftmax bench $(BENCH_ARGS)
+
+mutate: $(VENV)/.installed
+	$(BIN)/python tests/mutate.py $(if $(ONLY),--only $(ONLY))
 
 # Both checks run, whatever the first one finds.
 lint: $(VENV)/.installed-lint

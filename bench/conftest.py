@@ -2,6 +2,11 @@
 
 Run: ``pytest bench/ --benchmark-only`` (needs ``pip install -e ".[bench]"``; torch is used when
 installed). PYSOFTMAX_BENCH_THREADS sets the threads of every library (default: all CPUs).
+
+Every run has the garbage collector off while it times (``--benchmark-disable-gc``) and a
+warm-up before it (``--benchmark-warmup``, up to 1000 calls or pytest-benchmark's
+``--benchmark-max-time``, whichever comes first): set here, for every library alike. The
+libraries of one case (an op, a shape, a dtype) run one after the other on the same inputs.
 """
 
 import functools
@@ -25,8 +30,18 @@ def _threads_from_environment():
 _THREADS = pytest.StashKey[int]()
 
 
+WARMUP_ITERATIONS = 1000
+
+
+@pytest.hookimpl(tryfirst=True)     # before pytest-benchmark's, which reads the options
 def pytest_configure(config):
     config.stash[_THREADS] = _threads_from_environment()
+    option = config.option
+    if hasattr(option, "benchmark_disable_gc"):         # pytest-benchmark is installed
+        option.benchmark_disable_gc = True
+        option.benchmark_warmup = True
+        option.benchmark_warmup_iterations = min(option.benchmark_warmup_iterations,
+                                                 WARMUP_ITERATIONS)
 
 
 @pytest.fixture(scope="session")

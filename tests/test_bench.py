@@ -53,8 +53,14 @@ def test_bench_quick_json(tiny, capsys, tmp_path):
     assert "copy: the logits copied" in out and "read: the maximum of the logits" in out
     assert "exp: the kernels' own exp" in out and "this machine's floors" in out
     assert "target" not in out.lower() and "MISS" not in out
+    # like for like: every library allocates; the 1-thread peers named so in a 2-thread table
+    assert out.count("every library allocates its outputs in each call (no out=)") == 2
+    assert "reference (1 thread)" in out and "vs reference (1 thread)" in out
     record = json.loads(path.read_text())
     assert record["threads"] == [1, 2] and record["quick"] is True
+    assert record["library_threads"]["pysoftmax"] == [1, 2]
+    assert record["library_threads"]["reference"] == [1]
+    assert record["outputs"]["comparisons"] == "allocated in each call by every library"
     assert set(record["floors"]) == {"copy", "read", "exp", "exp_bare"}
     assert record["out_of_cache"] == []                 # --quick
     machine = record["machine_floors"]
@@ -71,6 +77,8 @@ def test_bench_quick_json(tiny, capsys, tmp_path):
         for shape in ((64, 10), (8, 300)) for t in (1, 2)}
     for r in rows:
         assert {"pysoftmax", "reference"} <= set(r["median_s"]) and "targets" not in r
+        assert r["library_threads"] == {lib: 1 if lib in peers.SINGLE_THREADED else r["threads"]
+                                        for lib in r["median_s"]}
         ours = r["median_s"]["pysoftmax"]
         for peer, speedup in r["speedup"].items():
             assert speedup == pytest.approx(r["median_s"][peer] / ours)
@@ -169,6 +177,34 @@ def test_measure_times_single_threaded_libraries_once(tiny, monkeypatch):
     assert results[0]["median_s"]["reference"] == results[1]["median_s"]["reference"]
     # the floors run on the row's thread count: timed at each
     assert results[0]["floor_median_s"] != results[1]["floor_median_s"]
+
+
+@pytest.mark.parametrize("op", peers.OPS)
+def test_every_library_allocates_its_outputs_in_each_call(op):
+    """The comparison rows are like for like: no library writes into a preallocated output
+    (two calls return distinct arrays, none sharing memory with the logits)."""
+    data = kernels.make_inputs(64, 10, "float32")
+    for library in peers.LIBRARIES:
+        if op not in peers.SUPPORTED[library] or importlib.util.find_spec(
+                peers.MODULES[library].split(".")[0]) is None:
+            continue
+        call = peers.kernel(op, library, data, 1)
+        arrays = []
+        for result in (call(), call()):
+            parts = result if isinstance(result, tuple) else (result,)
+            arrays.append([np.asarray(a.detach() if hasattr(a, "detach") else a)
+                           for a in parts if np.ndim(a) > 0])
+        for first, second in zip(*arrays):
+            assert not np.shares_memory(first, second), (library, op)
+            assert not np.shares_memory(first, data.logits), (library, op)
+
+
+def test_single_threaded_peers_are_labelled_in_runs_on_more_threads():
+    assert peers.label("reference", 2) == "reference (1 thread)"
+    assert peers.label("scipy", 2) == "scipy (1 thread)"
+    assert peers.label("reference", 1) == "reference" and peers.label("torch", 2) == "torch"
+    assert [peers.threads_of(lib, 2) for lib in peers.LIBRARIES] == [
+        1 if lib in peers.SINGLE_THREADED else 2 for lib in peers.LIBRARIES]
 
 
 def test_in_cache_calls_write_into_one_output(tiny):

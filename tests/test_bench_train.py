@@ -22,11 +22,22 @@ def test_train_quick(capsys, tmp_path, monkeypatch):
     assert "target" not in out.lower() and "MISS" not in out
     for trainer in ("sklearn", "pysoftmax"):
         assert f"\n{trainer} " in out
+    assert "preconditioning: pysoftmax's L-BFGS runs in standardised coordinates" in out
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("trainer "))
+    header, rows = lines[at], {line.split()[0]: line for line in lines[at + 1:] if line.strip()}
+    assert "iterations  s/iteration  evaluations  s/evaluation" in header
     record = json.loads(path.read_text())
     results = record[0]["results"]
     assert set(results) >= {"sklearn", "pysoftmax"} and record[0]["threads"] == 1
+    assert record[0]["preconditioning"] == train.PRECONDITIONING["dense"]
     ours = results["pysoftmax"]
     assert ours["n_iter"] <= 15 and ours["objective"] > 0 and "time_to_target" in ours
+    assert ours["seconds_per_evaluation"] == pytest.approx(ours["seconds"] / ours["n_evals"])
+    assert ours["seconds_per_iteration"] == pytest.approx(ours["seconds"] / ours["n_iter"])
+    assert results["sklearn"]["seconds_per_evaluation"] is None     # it does not count them
+    assert f"{ours['seconds_per_evaluation']:.4f}" in rows["pysoftmax"]
+    assert f"{results['sklearn']['seconds_per_iteration']:.4f}" in rows["sklearn"]
 
 
 def test_time_to_target_uses_float64_objective():

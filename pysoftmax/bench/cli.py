@@ -62,6 +62,8 @@ def run_kernels(args):
         print(f"not installed: {', '.join(missing)} (`make bench` installs them)")
     print("reference and scipy run on one thread (NumPy); the thread count applies to "
           "pysoftmax, torch and sklearn")
+    print(f"outputs: {peers.OUTPUTS} in the comparison tables; the out-of-cache and in-cache "
+          f"tables time pysoftmax alone, writing into a preallocated out=")
 
     if args.rounds > 1:
         print(f"{args.rounds} rounds: each time is the median of a library's medians over the "
@@ -104,6 +106,12 @@ def run_kernels(args):
                  "isas": sorted({r["isa"] for r in results}),
                  "cpu": cpu, "caches": caches, "date": now.isoformat(timespec="seconds"),
                  "threads": threads, "quick": args.quick, "rounds": args.rounds,
+                 # each library's thread counts over the run's (the rows: at each)
+                 "library_threads": {lib: sorted({peers.threads_of(lib, t) for t in threads})
+                                     for lib in libraries},
+                 "outputs": {"comparisons": "allocated in each call by every library",
+                             "in_cache": "pysoftmax, preallocated out=",
+                             "out_of_cache": "pysoftmax, preallocated out="},
                  "repeats": {"min": min_repeats, "min_time_s": min_time},
                  "versions": {"numpy": np.__version__, **versions}, "not_installed": missing}
         _write_json(args.json, report.record(setup, results, in_cache, out_of_cache, machine))

@@ -142,8 +142,10 @@ def measure(rows, libraries, threads, min_repeats, min_time, isas=(None,), out=F
     instruction set of `isas` (None: the active one), and with the floors that bound its op
     (on each set too), at each thread count of `threads`, interleaved (interleaved_medians) on
     the same inputs; what runs on one thread whatever the count (the reference, scipy) is timed
-    once per row and reported at each count. `out`: pysoftmax writes into a preallocated output
-    (ours). Returns one dict per row, thread count and set, those of threads[0] first."""
+    once per row and reported at each count. Every library allocates its outputs in each call
+    (peers.OUTPUTS); `out`: pysoftmax writes into a preallocated output instead (ours), for the
+    rows that time it alone. Returns one dict per row, thread count and set, those of
+    threads[0] first."""
     plan = [(row, [lib for lib in libraries if row[0] in peers.SUPPORTED[lib]],
              floors.bounding(row[0])) for row in rows]
     bar = timing.progress(len(plan))
@@ -221,6 +223,8 @@ def _result(op, n, k, dtype, threads, nbytes, medians, floor_s, isa):
         "isa": isa or pysoftmax._core.get_isa(),
         "elements": n * k, "bytes": nbytes,
         "median_s": medians,
+        # the threads each library ran on: the reference and scipy on one whatever `threads`
+        "library_threads": {lib: peers.threads_of(lib, threads) for lib in medians},
         "ns_per_element": {lib: t * 1e9 / (n * k) for lib, t in medians.items()},
         "speedup": {lib: t / ours_s for lib, t in medians.items() if lib != "pysoftmax"},
         "floor_median_s": floor_s,

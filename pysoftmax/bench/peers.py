@@ -8,8 +8,6 @@ import os
 import platform
 import sys
 
-import numpy as np
-
 import pysoftmax
 import pysoftmax.reference
 
@@ -20,6 +18,19 @@ MODULES = {"pysoftmax": "pysoftmax", "reference": "pysoftmax.reference",
            "scipy": "scipy.special", "torch": "torch", "sklearn": "sklearn._loss.loss"}
 # NumPy runs them on one thread, whatever the thread count of the run.
 SINGLE_THREADED = ("reference", "scipy")
+# How kernel() calls get their outputs, the same for every library (the tables' headers say it).
+OUTPUTS = "every library allocates its outputs in each call (no out=)"
+
+
+def threads_of(library, threads):
+    """The threads `library` runs on in a run at `threads`."""
+    return 1 if library in SINGLE_THREADED else threads
+
+
+def label(library, threads):
+    """The library's name in a table at `threads`: "(1 thread)" after a single-threaded one
+    when the run uses more."""
+    return f"{library} (1 thread)" if library in SINGLE_THREADED and threads > 1 else library
 SUPPORTED = {
     "pysoftmax": OPS,
     "reference": OPS,
@@ -33,11 +44,13 @@ def kernel(op, library, data, threads):
     """A zero-argument callable running `op` once with `library` on `data` (logits and target,
     a kernels.Inputs).
 
-    Everything that is not the call itself (conversions, output buffers) is done here, and so
-    is the thread count: pysoftmax.set_num_threads and torch.set_num_threads are set to
-    `threads` (process-wide), sklearn gets it as n_threads; the reference and scipy run on one
-    thread. Raises ImportError if the library is not installed, ValueError if it does not
-    offer `op` (or soft targets, for sklearn).
+    Every library allocates its outputs in each call (OUTPUTS): none is given a preallocated
+    output, so that the rows compare like with like. Everything else that is not the call
+    itself (conversions of the inputs) is done here, and so is the thread count:
+    pysoftmax.set_num_threads and torch.set_num_threads are set to `threads` (process-wide),
+    sklearn gets it as n_threads; the reference and scipy run on one thread. Raises
+    ImportError if the library is not installed, ValueError if it does not offer `op` (or soft
+    targets, for sklearn).
     """
     if op not in OPS:
         raise ValueError(f"op: unknown operation {op!r}; expected one of {', '.join(OPS)}")
@@ -109,9 +122,8 @@ def _sklearn(op, data, threads):
     x = data.logits
     loss = HalfMultinomialLoss(n_classes=x.shape[1])
     labels = data.target.astype(x.dtype)
-    loss_out, gradient_out = np.empty(x.shape[0], x.dtype), np.empty_like(x)
-    return lambda: loss.loss_gradient(y_true=labels, raw_prediction=x, loss_out=loss_out,
-                                      gradient_out=gradient_out, n_threads=threads)
+    # loss_out and gradient_out left to None: it allocates them in each call, as the others
+    return lambda: loss.loss_gradient(y_true=labels, raw_prediction=x, n_threads=threads)
 
 
 _BUILDERS = {"pysoftmax": _numpy_api(pysoftmax), "reference": _numpy_api(pysoftmax.reference),

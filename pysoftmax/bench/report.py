@@ -30,8 +30,10 @@ def format_results(results, libraries):
     """The timing table: ns/element of each library, then pysoftmax's speed-up over each peer;
     pysoftmax's instruction set in its own column (a row per set with --isa)."""
     others = [lib for lib in libraries if lib != "pysoftmax"]
+    most = max((r["threads"] for r in results), default=1)
+    names = {lib: peers.label(lib, most) for lib in libraries}
     head = ["op", "shape", "dtype", "isa", "threads"]
-    cells = [head + list(libraries) + [f"vs {p}" for p in others]]
+    cells = [head + [names[lib] for lib in libraries] + [f"vs {names[p]}" for p in others]]
     for r in results:
         key = _row_name(r) + [r["isa"], str(r["threads"])]
         ns = [f"{r['ns_per_element'][lib]:.3f}" if lib in r["ns_per_element"] else "-"
@@ -39,7 +41,11 @@ def format_results(results, libraries):
         up = [f"{r['speedup'][p]:.2f}x" if p in r["speedup"] else "-" for p in others]
         cells.append(key + ns + up)
     lines = ["ns/element (median) of each library, then the speed-up of pysoftmax against each "
-             "peer (peer time / pysoftmax time):"]
+             "peer (peer time / pysoftmax time); " + peers.OUTPUTS + ":"]
+    single = [names[lib] for lib in libraries if names[lib] != lib]
+    if single:
+        lines.append(f"{' and '.join(single)}: single-threaded (NumPy), timed once per row and "
+                     f"shown at every thread count")
     return lines + table(cells, left=4)
 
 
@@ -207,7 +213,8 @@ def format_training(p, threads, results):
     lines = [f"training: make_classification {n} x {d}, {p.k} classes, float32; C={p.C:g}, "
              f"max_iter={p.max_iter}, tol={p.tol:g}; {threads} thread(s)",
              f"to reach: scikit-learn's final objective {results['sklearn'].objective:.6f} "
-             f"(sum_i CE_i + ||W||^2 / (2C), float64)"]
+             f"(sum_i CE_i + ||W||^2 / (2C), float64)",
+             f"preconditioning: {train.PRECONDITIONING['dense']}"]
     lines += table(train.result_cells(results), left=2)
     lines += [f"  {name}: {r.note}" for name, r in results.items() if r.note]
     return lines
@@ -215,9 +222,13 @@ def format_training(p, threads, results):
 
 def training_record(p, threads, results, quick):
     """The JSON record of one thread count of a training run."""
+    sparse = not isinstance(p.X, np.ndarray)
     return {"threads": threads, "shape": list(p.shape), "classes": p.k, "C": p.C,
             "max_iter": p.max_iter, "tol": p.tol, "quick": quick,
-            "results": {name: {f.name: getattr(r, f.name) for f in dataclasses.fields(r)
-                               if f.name not in ("trace", "params")}
+            "preconditioning": train.PRECONDITIONING["sparse" if sparse else "dense"],
+            "results": {name: {**{f.name: getattr(r, f.name) for f in dataclasses.fields(r)
+                                  if f.name not in ("trace", "params")},
+                               "seconds_per_iteration": train.per_call(r.seconds, r.n_iter),
+                               "seconds_per_evaluation": train.per_call(r.seconds, r.n_evals)}
                         for name, r in results.items()},
             "speedups": {name: v for name, (v, _) in train.speedups(results).items()}}

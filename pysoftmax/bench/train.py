@@ -417,16 +417,35 @@ def sparse_table(p, threads, results):
              f"{data_mb:.0f} MB; dense it would be {n * d * 4 / 2**30:.1f} GB), {p.k} classes, "
              f"float32; C={p.C:g}, max_iter={p.max_iter}, tol={p.tol:g}; {threads} thread(s)",
              f"to reach: scikit-learn's final objective {results['sklearn'].objective:.6f} "
-             f"(sum_i CE_i + ||W||^2 / (2C), float64)"]
+             f"(sum_i CE_i + ||W||^2 / (2C), float64)",
+             f"preconditioning: {PRECONDITIONING['sparse']}"]
     notes = [f"  {name}: {r.note}" for name, r in results.items() if r.note]
     return lines, result_cells(results, peak_memory=True), notes
 
 
+# What each trainer's L-BFGS minimises over: pysoftmax's runs in FeatureScaling's coordinates
+# (pysoftmax._regression_objective), the others in W and b as they are.
+PRECONDITIONING = {
+    "dense": "pysoftmax's L-BFGS runs in standardised coordinates (each feature centred and "
+             "divided by its standard deviation; the objective unchanged), the others' in W, b",
+    "sparse": "no preconditioning: every trainer's L-BFGS runs in W, b (pysoftmax's coordinates "
+              "are the identity for sparse X)",
+}
+
+
+def per_call(seconds, count):
+    """seconds / count, or None when the count is unknown (or 0)."""
+    return seconds / count if count else None
+
+
 def result_cells(results, peak_memory=False):
-    """The training table's cells: a header, then each trainer's times, iterations, final
-    objective, time to reach scikit-learn's final objective, speed-up (and peak memory)."""
-    cells = [["trainer", "version", "time (s)", "iterations", "evaluations", "final objective",
-              "time to reach (s)", "speed-up"] + (["peak memory (MB)"] if peak_memory else [])]
+    """The training table's cells: a header, then each trainer's times, iterations and
+    evaluations with the time of each, final objective, time to reach scikit-learn's final
+    objective, speed-up (and peak memory). A trainer that does not count its evaluations
+    (scikit-learn) shows "-" there."""
+    cells = [["trainer", "version", "time (s)", "iterations", "s/iteration", "evaluations",
+              "s/evaluation", "final objective", "time to reach (s)", "speed-up"]
+             + (["peak memory (MB)"] if peak_memory else [])]
     ups = speedups(results)
     for name, r in results.items():
         up = ""
@@ -434,8 +453,11 @@ def result_cells(results, peak_memory=False):
             value, lower = ups[name]
             up = f"{'>' if lower else ''}{value:.1f}x"
         tt = f"{r.time_to_target:.3f}" if r.time_to_target is not None else "never"
+        per_iter, per_eval = per_call(r.seconds, r.n_iter), per_call(r.seconds, r.n_evals)
         row = [name, r.version, f"{r.seconds:.3f}", str(r.n_iter),
-               "-" if r.n_evals is None else str(r.n_evals), f"{r.objective:.6f}", tt, up]
+               "-" if per_iter is None else f"{per_iter:.4f}",
+               "-" if r.n_evals is None else str(r.n_evals),
+               "-" if per_eval is None else f"{per_eval:.4f}", f"{r.objective:.6f}", tt, up]
         if peak_memory:
             row.append("-" if r.peak_mb is None or name == "torch" else f"{r.peak_mb:.0f}")
         cells.append(row)
