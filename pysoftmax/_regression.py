@@ -69,7 +69,9 @@ def _convergence_warning(solver, result, max_iter):
         message += (f"\nIncrease the number of iterations to improve the convergence "
                     f"(max_iter={max_iter}).")
     message += ("\nYou might also want to scale the data as shown in:\n"
-                "    https://scikit-learn.org/stable/modules/preprocessing.html")
+                "    https://scikit-learn.org/stable/modules/preprocessing.html"
+                "\nPlease also refer to the documentation for alternative solver options:\n"
+                "    help(pysoftmax.SoftmaxRegression) (solver: 'lbfgs', 'gd' or 'sgd')")
     warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
 
