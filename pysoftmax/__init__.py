@@ -688,7 +688,8 @@ def threads(n: SupportsIndex) -> Iterator[int]:
     """Run a ``with`` block with `n` threads for the native kernels.
 
     Sets the count as :func:`set_num_threads`, then restores the previous count after the block,
-    also when it raises.
+    also when it raises. The count is the process's: blocks entered by several threads at once
+    restore each other's counts in the order they leave.
 
     Parameters
     ----------

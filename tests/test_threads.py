@@ -3,6 +3,7 @@ several threads, the bounds of set_num_threads, the threads() context manager, r
 thread count and from concurrent callers, threadpoolctl's view and limits, the BLAS path's
 limit under concurrent callers, and long calls stopped by a signal."""
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -314,8 +315,9 @@ def test_the_blas_path_from_8_threads(monkeypatch, blas_limit):
     assert _linear._linear_plan(700, 96, 200, 8)[0] == "blas"
     want = pysoftmax.linear_cross_entropy(x, w, b, y)
     limits = (threadpoolctl.threadpool_limits(blas_limit, user_api="blas") if blas_limit
-              else pysoftmax.threads(pysoftmax.get_num_threads()))
-    with limits:
+              else contextlib.nullcontext())
+    # the callers change the process's thread count as they go: restored after them
+    with pysoftmax.threads(pysoftmax.get_num_threads()), limits:
         before = _blas_threads()
         results, errors = [], []
 
