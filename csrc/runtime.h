@@ -79,6 +79,8 @@ int get_num_threads();
 // The most threads set_num_threads accepts: 4 per CPU, or OpenMP's thread limit if smaller.
 int max_num_threads();
 void set_num_threads(int n);  // 1 <= n <= max_num_threads(), else std::invalid_argument
+// Whether the build has OpenMP: it gives the default count (OMP_NUM_THREADS) and the thread
+// limit; the threads themselves are the runtime's own either way.
 bool have_openmp();
 
 // Calls body(i) once for every i in [0, n), on t = min(n, threads) threads (t = 1 in the child
