@@ -9,6 +9,7 @@
 #include <cmath>
 #include <exception>
 #include <string>
+#include <type_traits>
 
 #include "linear.h"
 #include "runtime.h"
@@ -18,6 +19,47 @@ namespace py = pybind11;
 using namespace pysoftmax;
 
 namespace {
+
+// Python's signal handlers, run by a long call's calling thread (its InterruptScope polls this
+// about every 25 ms): true once a handler raised, its exception (KeyboardInterrupt) then set.
+bool python_signals(void*) {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+}
+
+// The main thread (Python runs signal handlers there only), set when the module is imported.
+unsigned long g_main_thread = 0;
+
+// f() with the GIL released; on the main thread, stopped by a signal handler that raises: the
+// exception is then raised here, once the threads have left the blocks they were on. Other
+// threads never take the GIL meanwhile (at exit a daemon thread that does is ended).
+template <class F>
+auto interruptible(const F& f) -> decltype(f()) {
+    if (PyThread_get_thread_ident() != g_main_thread) {
+        py::gil_scoped_release nogil;
+        return f();
+    }
+    bool stopped = false;
+    if constexpr (std::is_void_v<decltype(f())>) {
+        {
+            py::gil_scoped_release nogil;
+            InterruptScope scope(python_signals, nullptr);
+            f();
+            stopped = scope.stopped();
+        }
+        if (stopped) throw py::error_already_set();
+    } else {
+        decltype(f()) result{};
+        {
+            py::gil_scoped_release nogil;
+            InterruptScope scope(python_signals, nullptr);
+            result = f();
+            stopped = scope.stopped();
+        }
+        if (stopped) throw py::error_already_set();
+        return result;
+    }
+}
 
 std::string describe(const py::array& a) {
     std::string s = "(";
@@ -60,8 +102,8 @@ void softmax_typed(const py::array& x, py::array& out, const py::object& where, 
     const uint8_t* m = mask_rows(where, n, k, ldm);
     const T* xp = static_cast<const T*>(x.data());
     T* yp = static_cast<T*>(out.mutable_data());
-    py::gil_scoped_release nogil;
-    run_softmax<T>(size_t(n), size_t(k), xp, ldx, m, ldm, yp, ldy, temperature, log);
+    interruptible(
+        [&] { run_softmax<T>(size_t(n), size_t(k), xp, ldx, m, ldm, yp, ldy, temperature, log); });
 }
 
 template <class T>
@@ -76,8 +118,7 @@ void logsumexp_typed(const py::array& x, py::array& out, const py::object& where
     const T* xp = static_cast<const T*>(x.data());
     T* yp = static_cast<T*>(out.mutable_data());
     const ptrdiff_t incy = ptrdiff_t(out.strides(0) / py::ssize_t(sizeof(T)));
-    py::gil_scoped_release nogil;
-    run_logsumexp<T>(size_t(n), size_t(k), xp, ldx, m, ldm, yp, incy);
+    interruptible([&] { run_logsumexp<T>(size_t(n), size_t(k), xp, ldx, m, ldm, yp, incy); });
 }
 
 void check_x(const py::array& x, const py::array& out) {
@@ -137,9 +178,10 @@ void cross_entropy_typed(const py::array& x, const py::object& labels, const py:
     ptrdiff_t ldm;
     const uint8_t* m = mask_rows(where, n, k, ldm);
     const T* xp = static_cast<const T*>(x.data());
-    py::gil_scoped_release nogil;
-    run_cross_entropy<T>(size_t(n), size_t(k), xp, ldx, lp, pp, ldt, wp, m, ldm, lo, gp, ldg,
-                         params);
+    interruptible([&] {
+        run_cross_entropy<T>(size_t(n), size_t(k), xp, ldx, lp, pp, ldt, wp, m, ldm, lo, gp, ldg,
+                             params);
+    });
 }
 
 bool is_f32(const py::array& x) { return x.dtype().equal(py::dtype::of<float>()); }
@@ -262,8 +304,7 @@ double linear_cross_entropy_typed(const py::array& x, const py::array& w, const 
                                   std::to_string(d) + ") array of x's dtype, got " + describe(a));
         p.partials = static_cast<T*>(a.mutable_data());
     }
-    py::gil_scoped_release nogil;
-    return run_linear_cross_entropy<T>(p);
+    return interruptible([&] { return run_linear_cross_entropy<T>(p); });
 }
 
 double linear_cross_entropy_rows(const py::array& x, const py::array& w, const py::object& bias,
@@ -461,8 +502,7 @@ double sparse_linear_cross_entropy_typed(
     }
     if (block_rows < 1) throw py::value_error("block_rows: expected at least 1");
     p.block_rows = block_rows;
-    py::gil_scoped_release nogil;
-    return run_sparse_linear_cross_entropy<T, D>(p);
+    return interruptible([&] { return run_sparse_linear_cross_entropy<T, D>(p); });
 }
 
 template <class T>
@@ -593,6 +633,8 @@ void vector_combine(const std::vector<py::array>& rows, const std::vector<double
 PYBIND11_MODULE(_core, m) {
     m.doc() = "pysoftmax native kernels (internal; use the functions in the pysoftmax package)";
     m.attr("__version__") = PYSOFTMAX_VERSION;
+    g_main_thread =
+        py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 
     m.def("softmax_rows", &softmax_rows, py::arg("x"), py::arg("out"), py::arg("where"),
           py::arg("temperature"), py::arg("log"),

@@ -39,7 +39,7 @@ void run_slot(const LinearCrossEntropyProblem<T>& p, const LinearKernelSet<T>& l
     double* loss = buf.loss.data();
     const bool grad = p.dw != nullptr;
     if (grad) std::fill(partial, partial + k * d, T(0));
-    for (size_t s = s0; s < s1; ++s) {
+    for (size_t s = s0; s < s1 && !stop_requested(); ++s) {
         const size_t i0 = s * R, rows = std::min(R, p.n - i0);
         const T* x = p.x + ptrdiff_t(i0) * p.ldx;
         lk.logits(rows, k, d, x, p.ldx, p.w, p.ldw, p.bias, z, ptrdiff_t(k));
@@ -81,33 +81,30 @@ double run_linear_cross_entropy(const LinearCrossEntropyProblem<T>& p) {
     if (p.dw && p.db)
         for (SlotSums& s : sums) s.db.assign(p.k, 0.0);
 
-    size_t nt = size_t(std::max(1, get_num_threads()));
-    if (p.n * p.d * p.k < kMinParallelWork) nt = 1;
-    nt = std::min(nt, slots);
+    const size_t threads = size_t(std::max(1, get_num_threads()));
+    const size_t nt = p.n * p.d * p.k < kMinParallelWork ? 1 : std::min(threads, slots);
     // Allocated here, so that running out of memory raises (MemoryError) instead of ending
     // the process from inside a parallel region.
     std::vector<StripeBuffers<T>> buffers(nt, StripeBuffers<T>(p.stripe_rows, p.k));
-    // Task t computes the slots [slots * t / nt, slots * (t + 1) / nt), each slot on its own.
-    parallel_for(nt, [&](size_t t) {
-        for (size_t q = slots * t / nt; q < slots * (t + 1) / nt; ++q)
-            run_slot(p, lk, ce, first(q), first(q + 1), p.dw ? p.partials + q * p.k * p.d : nullptr,
-                     sums[q], buffers[t]);
+    // The slots go to the threads one at a time (each thread's buffers by worker_index); each
+    // slot runs on one thread, its stripes in order.
+    parallel_for(slots, nt, [&](size_t q) {
+        run_slot(p, lk, ce, first(q), first(q + 1), p.dw ? p.partials + q * p.k * p.d : nullptr,
+                 sums[q], buffers[worker_index()]);
     });
+    if (stop_requested()) return 0.0;  // stopped: the caller raises
 
     double loss = 0.0;
     for (const SlotSums& s : sums) loss += s.loss;
     if (!p.dw) return loss;
-    // dW = the slots' partial gradients added in slot order (its rows split across tasks).
+    // dW = the slots' partial gradients added in slot order, one class (row of dW) at a time.
     const size_t kd = p.k * p.d;
-    const size_t ntr = kd * slots < kMinParallelWork ? 1 : size_t(std::max(1, get_num_threads()));
-    parallel_for(ntr, [&](size_t t) {
-        for (size_t c = p.k * t / ntr; c < p.k * (t + 1) / ntr; ++c) {
-            T* out = p.dw + ptrdiff_t(c) * p.lddw;
-            std::memcpy(out, p.partials + c * p.d, p.d * sizeof(T));
-            for (size_t q = 1; q < slots; ++q) {
-                const T* part = p.partials + q * kd + c * p.d;
-                for (size_t j = 0; j < p.d; ++j) out[j] += part[j];
-            }
+    parallel_for(p.k, kd * slots < kMinParallelWork ? 1 : threads, [&](size_t c) {
+        T* out = p.dw + ptrdiff_t(c) * p.lddw;
+        std::memcpy(out, p.partials + c * p.d, p.d * sizeof(T));
+        for (size_t q = 1; q < slots; ++q) {
+            const T* part = p.partials + q * kd + c * p.d;
+            for (size_t j = 0; j < p.d; ++j) out[j] += part[j];
         }
     });
     if (p.db) {

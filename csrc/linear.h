@@ -52,10 +52,11 @@ const LinearKernels* linear_avx2_kernels();  // nullptr when not compiled (non-x
 // `stripe_rows` rows (a multiple of 16, so the cross-entropy kernel groups rows as it does
 // everywhere); slot q takes the contiguous stripes [n_stripes * q / slots,
 // n_stripes * (q + 1) / slots) and adds their loss, db and dW in its own partial sums, stripe
-// after stripe, on one thread; the slots' sums are added in slot order at the end. Contiguous
-// runs of slots are the tasks of one parallel_for, and the final dW sum a second one (its
-// tasks cut dW's rows). The result depends on n, d, k, stripe_rows and slots, never on the
-// thread count.
+// after stripe, on one thread; the slots' sums are added in slot order at the end. The slots
+// are the tasks of one parallel_for (the threads take them one at a time), and the final dW sum
+// a second one (one row of dW per task). The result depends on n, d, k, stripe_rows and slots,
+// never on the thread count. A stop (runtime.h's InterruptScope) ends the slots between
+// stripes; the call then returns 0 with dW, db and loss_rows partly written.
 // What the dense and the sparse problem (sparse.h) share: the dimensions, the weights, the
 // targets and the outputs.
 template <class T>

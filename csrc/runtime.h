@@ -16,11 +16,21 @@
 // ignored).
 //
 // Threads: parallel_for runs every family's parallel work (the row kernels, the linear
-// driver's slots and its dW reduction, the blocks of the Python BLAS path) on one pool, OpenMP
-// when the build has it and std::thread otherwise. In the child of a fork (os.fork,
-// multiprocessing's "fork" context) every parallel_for runs on the calling thread.
+// driver's slots and its dW reduction, the blocks of the Python BLAS path) on one pool of
+// std::threads. Work goes out in fixed blocks that the threads claim one at a time (an atomic
+// counter), so a thread the OS has descheduled holds up only the block it is on; the calling
+// thread works too and takes every block no other thread has claimed. Workers are created on
+// first need, spin briefly after a call and then sleep; they are joined at exit. In the child of
+// a fork (os.fork, multiprocessing's "fork" context) every parallel_for runs on the calling
+// thread.
+//
+// Interrupts: while an InterruptScope lives on the calling thread, the parallel_for calls made
+// there (and the drivers' loops, through stop_requested) poll it between blocks, about every
+// 25 ms, and stop starting blocks once it says so. The runtime knows nothing of what the poll
+// does (the bindings run Python's signal handlers).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <set>
 #include <string>
@@ -69,21 +79,68 @@ int get_num_threads();
 // The most threads set_num_threads accepts: 4 per CPU, or OpenMP's thread limit if smaller.
 int max_num_threads();
 void set_num_threads(int n);  // 1 <= n <= max_num_threads(), else std::invalid_argument
+// Whether the build has OpenMP: it gives the default count (OMP_NUM_THREADS) and the thread
+// limit; the threads themselves are the runtime's own either way.
 bool have_openmp();
 
-// Calls body(i) once for every i in [0, n), i going to thread i mod t of
-// t = min(n, get_num_threads()) threads, or t = 1 in the child of a fork (the calling thread
-// is one of them; with t = 1 all run on it, in order). Returns when every call has. body must not
-// throw. Callers choose n and what each index computes so that results do not depend on t.
+// Calls body(i) once for every i in [0, n), on t = min(n, threads) threads (t = 1 in the child
+// of a fork, or when another parallel_for holds the pool): the calling thread and t - 1
+// workers take the indices one at a time, in increasing order, as each finishes its previous
+// one; with t = 1 all run on the calling thread, in order. Returns when every call has, or, once
+// an InterruptScope asked to stop, when the calls already started have (the others are
+// skipped). body must not throw. Callers choose n and what each index computes so that results
+// do not depend on which thread runs it.
+void parallel_for(size_t n, size_t threads, void (*body)(const void* context, size_t i),
+                  const void* context);
+template <class F>
+void parallel_for(size_t n, size_t threads, const F& body) {
+    parallel_for(
+        n, threads, [](const void* f, size_t i) { (*static_cast<const F*>(f))(i); }, &body);
+}
+// The same on get_num_threads() threads.
 void parallel_for(size_t n, void (*body)(const void* context, size_t i), const void* context);
 template <class F>
 void parallel_for(size_t n, const F& body) {
-    parallel_for(n, [](const void* f, size_t i) { (*static_cast<const F*>(f))(i); }, &body);
+    parallel_for(n, size_t(get_num_threads()), body);
 }
 
-// Threaded entry points of the row kernels: rows are split statically across threads (each row
-// is computed by exactly one thread, so results do not depend on the thread count); small
-// inputs run on the calling thread.
+// Inside a parallel_for's body: which of its t threads runs the call, from 0 (the calling
+// thread) to t - 1, for per-thread buffers. 0 outside parallel_for.
+size_t worker_index();
+
+// A stop request for the parallel work started on the thread that creates it (runtime.h's
+// header). That thread calls poll(context) at most every 25 ms from stop_requested() (which
+// parallel_for calls between blocks, and while it waits for the other threads); once poll
+// returns true it is not called again and stopped() stays true. Scopes nest (the innermost
+// polls).
+class InterruptScope {
+public:
+    InterruptScope(bool (*poll)(void* context), void* context);
+    ~InterruptScope();
+    InterruptScope(const InterruptScope&) = delete;
+    InterruptScope& operator=(const InterruptScope&) = delete;
+    bool stopped() const;
+
+private:
+    friend bool stop_requested();
+    bool poll_if_due();
+    bool (*poll_)(void*);
+    void* context_;
+    long long next_poll_ns_;
+    InterruptScope* outer_;
+    alignas(64) std::atomic<bool> stop_{false};
+};
+
+// Whether the parallel work this thread is part of was asked to stop: on the thread that holds
+// an InterruptScope, polls it when due; on a worker, the flag of the scope of the call it runs.
+// False when no scope is live. Long loops inside a body check it to end early.
+bool stop_requested();
+
+// Threaded entry points of the row kernels: the rows go out in blocks (a multiple of 16 rows,
+// fixed by n, k and the type alone: about 16K elements, or 2 MB of long rows beyond the caches
+// so that the kernels stream their output), each computed by exactly one thread, so results do
+// not depend on the thread count; inputs of fewer than 32K elements run on the calling thread.
+// After an InterruptScope's stop, the rows of the blocks not started are left as they were.
 template <class T>
 void run_softmax(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* mask, ptrdiff_t ldm,
                  T* y, ptrdiff_t ldy, double temperature, bool log);
@@ -118,3 +175,11 @@ void run_dots(size_t n, const double* const* rows, size_t r, const double* const
 void run_combine(size_t n, const double* const* rows, size_t r, const double* coef, double* out);
 
 }  // namespace pysoftmax
+
+// The thread count for threadpoolctl (pysoftmax/_threadpool.py reads and sets it through
+// ctypes): the count, and set_num_threads with n clamped to [1, max_num_threads()], returning
+// the count set.
+extern "C" {
+__attribute__((visibility("default"))) int pysoftmax_get_num_threads(void);
+__attribute__((visibility("default"))) int pysoftmax_set_num_threads(int n);
+}

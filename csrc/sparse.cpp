@@ -27,6 +27,10 @@ constexpr SparseKernels kSparseScalar = sparse_kernels_of<PlainMadd>("scalar");
 // Below this many multiply-adds (nnz * k) a call runs on the calling thread.
 constexpr size_t kMinParallelWork = size_t(1) << 17;
 
+// The parts of phase 1 (the logits, loss and gradient of a block's rows) of a multithreaded
+// call.
+constexpr size_t kParts = 16;
+
 template <class I>
 const SparseKernelSet<float, I>& of_index(const SparseKernelsOf<float>& s) {
     if constexpr (std::is_same_v<I, int32_t>)
@@ -84,6 +88,10 @@ double run_sparse_linear_cross_entropy(const SparseLinearCrossEntropyProblem<T, 
     const bool grad = p.dw != nullptr;
     size_t nt = size_t(std::max(1, get_num_threads()));
     if ((nnz + n + d) * k < kMinParallelWork) nt = 1;
+    // Phase 1's tasks: a fixed number of parts that the threads claim one at a time (a
+    // descheduled thread holds up one part only). Phase 2 keeps one task per thread: without
+    // sorted rows each task reads every entry of the block.
+    const size_t parts = nt == 1 ? 1 : kParts;
     // Blocks and the tasks' parts of them start on multiples of kRowGroup rows from the first
     // row: the row kernels take short rows in groups of up to that many, so a row's result does
     // not depend on the thread count or the block size.
@@ -118,15 +126,15 @@ double run_sparse_linear_cross_entropy(const SparseLinearCrossEntropyProblem<T, 
 
     double total = 0.0;
     std::atomic<bool> bad{false};
-    for (size_t i0 = 0; i0 < n; i0 += B) {
+    for (size_t i0 = 0; i0 < n && !stop_requested(); i0 += B) {
         const size_t rows = std::min(B, n - i0);
         const int64_t block_nnz = int64_t(p.indptr[i0 + rows]) - int64_t(p.indptr[i0]);
-        // Phase 1: logits, loss and gradient of the rows [r0, r1) of the block, per task.
-        parallel_for(nt, [&](size_t t) {
+        // Phase 1: logits, loss and gradient of the rows [r0, r1) of the block, per part.
+        parallel_for(parts, nt, [&](size_t t) {
             const auto at = [&](size_t u) {
-                if (u == nt) return i0 + rows;
+                if (u == parts) return i0 + rows;
                 const size_t r =
-                    row_at(p.indptr, i0, i0 + rows, block_nnz * int64_t(u) / int64_t(nt));
+                    row_at(p.indptr, i0, i0 + rows, block_nnz * int64_t(u) / int64_t(parts));
                 return i0 + (r - i0) / kRowGroup * kRowGroup;
             };
             const size_t r0 = at(t), r1 = at(t + 1);
@@ -166,6 +174,7 @@ double run_sparse_linear_cross_entropy(const SparseLinearCrossEntropyProblem<T, 
     if (bad.load())
         throw std::invalid_argument("X: a column index is out of range for " + std::to_string(d) +
                                     " columns");
+    if (stop_requested()) return 0.0;  // stopped: the caller raises
     if (!grad) return total;
     // dW = dwt^T, the classes split across tasks.
     parallel_for(nt, [&](size_t t) {

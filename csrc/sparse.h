@@ -66,7 +66,9 @@ const SparseKernels* sparse_avx2_kernels();  // nullptr when not compiled (non-x
 // gradient of contiguous runs of its rows, then tasks of a second one add the block's share of
 // dwt, each for its own range of columns (ranges of about equal nonzero counts when
 // column_offsets is given). Every logit, loss and dW / db element is then computed in one
-// fixed order: the result depends on neither the thread count nor block_rows.
+// fixed order: the result depends on neither the thread count nor block_rows. A stop
+// (runtime.h's InterruptScope) ends the call between blocks; it then returns 0 with dW, db and
+// loss_rows partly written.
 template <class T, class I>
 struct SparseLinearCrossEntropyProblem : LinearTerms<T> {
     const I* indptr;   // (n + 1,) non-decreasing, indptr[0] == 0 (checked by the caller)

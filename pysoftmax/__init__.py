@@ -15,7 +15,7 @@ import operator
 import sys
 from typing import TYPE_CHECKING
 
-from . import _core, _dask, _native, reference, special
+from . import _core, _dask, _native, _threadpool, reference, special
 from ._common import one_hot
 from ._plot import plot_loss_curve, plot_templates
 from ._version import __version__
@@ -67,6 +67,7 @@ def __dir__():
 
 
 _core.get_isa()  # the instruction set, chosen now: PYSOFTMAX_ISA if set (RuntimeError if invalid)
+_threadpool.register_controller()  # threadpoolctl lists and limits pysoftmax's threads
 
 _BACKENDS = {"native": _native, "reference": reference}
 _backend = contextvars.ContextVar("pysoftmax_backend", default="native")
@@ -167,6 +168,9 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
         read-only.
     numpy.exceptions.AxisError
         If an axis is out of range.
+    KeyboardInterrupt
+        On Ctrl-C (SIGINT) in the main thread during the call, raised between blocks of rows
+        (within about 0.1 s); `out` is then partly written.
 
     See Also
     --------
@@ -234,6 +238,9 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0,
         broadcast to x, or `out` has another shape or dtype or is read-only.
     numpy.exceptions.AxisError
         If an axis is out of range.
+    KeyboardInterrupt
+        On Ctrl-C (SIGINT) in the main thread during the call, raised between blocks of rows
+        (within about 0.1 s); `out` is then partly written.
 
     See Also
     --------
@@ -445,6 +452,9 @@ def cross_entropy_with_grad(logits: ArrayLike, target: ArrayLike, *, axis: Suppo
         or read-only.
     TypeError
         If a dtype is not supported or `out` is not an ndarray.
+    KeyboardInterrupt
+        On Ctrl-C (SIGINT) in the main thread during the call, raised between blocks of rows
+        (within about 0.1 s); `out` is then partly written.
 
     See Also
     --------
@@ -527,6 +537,9 @@ def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target
         If a class index is out of range (and not `ignore_index`).
     TypeError
         If a dtype is not supported, or an argument other than X is sparse.
+    KeyboardInterrupt
+        On Ctrl-C (SIGINT) in the main thread during the call, raised within about 0.1 s (the
+        threads stop between stripes of rows).
 
     See Also
     --------
@@ -630,13 +643,15 @@ def max_num_threads() -> int:
 def set_num_threads(n: SupportsIndex) -> None:
     """Set the number of threads the native kernels may use.
 
-    Small inputs run on one thread whatever the count. In the child of a fork the kernels run on
-    the calling thread. Results do not depend on the thread count.
+    Small inputs run on one thread whatever the count, and a call uses at most one thread per
+    block of rows it has. In the child of a fork the kernels run on the calling thread. Results
+    do not depend on the thread count. threadpoolctl's ``threadpool_limits(n)`` sets the count
+    too, for its block (pysoftmax's pool is listed by ``threadpool_info()``).
 
     Parameters
     ----------
     n : int
-        From 1 to :func:`max_num_threads`.
+        From 1 to :func:`max_num_threads` (4 per CPU, or OpenMP's thread limit if smaller).
 
     Raises
     ------
@@ -673,7 +688,8 @@ def threads(n: SupportsIndex) -> Iterator[int]:
     """Run a ``with`` block with `n` threads for the native kernels.
 
     Sets the count as :func:`set_num_threads`, then restores the previous count after the block,
-    also when it raises.
+    also when it raises. The count is the process's: blocks entered by several threads at once
+    restore each other's counts in the order they leave.
 
     Parameters
     ----------
@@ -720,9 +736,9 @@ def get_num_threads() -> int:
     Returns
     -------
     int
-        The count set by :func:`set_num_threads`; by default OpenMP's default thread count
-        (``OMP_NUM_THREADS`` or the number of CPUs), or the number of CPUs in a build without
-        OpenMP.
+        The count set by :func:`set_num_threads`, :func:`threads` or threadpoolctl's
+        ``threadpool_limits``; by default OpenMP's default thread count (``OMP_NUM_THREADS`` or
+        the number of CPUs), or the number of CPUs in a build without OpenMP.
 
     See Also
     --------

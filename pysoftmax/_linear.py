@@ -8,9 +8,10 @@ results never depend on the thread count).
 - BLAS (larger K): chunks of rows whose logits take _CHUNK_BYTES; per chunk one GEMM for the
   logits (NumPy's matmul into a reused buffer), the cross-entropy kernel in place, one GEMM
   for the chunk's share of dW. OpenBLAS's result depends on its own thread count, so the
-  GEMMs run with BLAS limited to one thread (threadpoolctl), cut into fixed blocks of classes
-  that pysoftmax's threads share (_core.parallel_for; NumPy releases the GIL): the same result
-  on any number of threads, and as fast as OpenBLAS's own threads.
+  GEMMs run with BLAS limited to one thread (threadpoolctl; once for all concurrent callers:
+  single_threaded_blas), cut into fixed blocks of classes that pysoftmax's threads share
+  (_core.parallel_for; NumPy releases the GIL): the same result on any number of threads, and
+  as fast as OpenBLAS's own threads.
 
 - sparse (X a scipy.sparse matrix, converted to CSR once: pysoftmax._sparse): csrc/sparse.cpp
   computes, per block of rows, the logits from the rows' nonzeros, the loss and gradient in
@@ -23,7 +24,9 @@ The arguments reach _core as row views (pysoftmax._layout).
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 
 import numpy as np
 
@@ -70,14 +73,58 @@ def rescan_blas_libraries():
     return controller
 
 
+# single_threaded_blas's state: how many calls are inside it (in any thread), and the BLAS
+# libraries' thread counts from before the first of them, restored when the last one leaves.
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_before = []
+
+
+def _set_blas_threads(lib, n):
+    """lib.set_num_threads(n) from any thread: threadpoolctl lets one thread at a time change a
+    process-wide OpenBLAS pool and silently ignores the others, so this thread takes that
+    control first and gives it back at once."""
+    clear = getattr(type(lib), "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+    lib.set_num_threads(n)
+    if clear is not None:
+        clear()
+
+
+@contextlib.contextmanager
 def single_threaded_blas():
     """A context in which every BLAS library of the process uses one thread: NumPy's and those
     loaded later (SciPy's), as the libraries are scanned again whenever modules were imported
-    since the last scan."""
-    controller, modules = _blas_scan
-    if modules != len(sys.modules):
-        controller = rescan_blas_libraries()
-    return controller.limit(limits=1, user_api="blas")
+    since the last scan.
+
+    Safe from several threads at once: the libraries are set to one thread when the first
+    caller enters and set back to their counts from before when the last one leaves (unless
+    something else changed them meanwhile), so concurrent callers never leave BLAS on one
+    thread, and each computes with BLAS on one thread.
+    """
+    global _blas_users, _blas_before
+    with _blas_lock:
+        if _blas_users == 0:
+            controller, modules = _blas_scan
+            if modules != len(sys.modules):
+                controller = rescan_blas_libraries()
+            libs = [lib for lib in controller.lib_controllers if lib.user_api == "blas"]
+            _blas_before = [(lib, lib.get_num_threads()) for lib in libs]
+            for lib, n in _blas_before:
+                if n != 1:
+                    _set_blas_threads(lib, 1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for lib, n in _blas_before:
+                    if n is not None and n != 1 and lib.get_num_threads() == 1:
+                        _set_blas_threads(lib, n)
+                _blas_before = []
 
 
 class LinearProblem:

@@ -12,7 +12,7 @@ import pytest
 
 import pysoftmax.reference
 from pysoftmax.__main__ import main
-from pysoftmax.bench import floors, kernels, peers, timing
+from pysoftmax.bench import contention, floors, kernels, peers, timing
 
 from helpers import find_cycle, import_graph
 
@@ -308,9 +308,32 @@ def test_cache_sizes_reads_sysfs(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# --contention: 1 and 2 threads, as found and with one core kept busy
+
+
+def test_bench_contention_quick_json(capsys, tmp_path):
+    path = tmp_path / "contention.json"
+    threads = pysoftmax.get_num_threads()
+    assert main(["bench", "--contention", "--quick", "--json", str(path)]) == 0
+    assert pysoftmax.get_num_threads() == threads                       # restored
+    out = capsys.readouterr().out
+    assert "one core busy: 2 threads take at most" in out and "target: at most 1.5x" in out
+    record = json.loads(path.read_text())
+    rows = record["rows"]
+    assert [(r["name"], r["busy"]) for r in rows] == [
+        (name, busy) for busy in (False, True) for name, _ in contention.QUICK_CASES]
+    for r in rows:
+        assert set(r["median_s"]) == {"1", "2"} and all(v > 0 for v in r["median_s"].values())
+        assert r["ratio"] == pytest.approx(r["median_s"]["2"] / r["median_s"]["1"])
+        assert f"{r['ratio']:.2f}" in out
+    assert record["target_ratio"] == 1.5
+
+
+# ---------------------------------------------------------------------------------------------
 # The layers of pysoftmax.bench: each module imports only modules of the layers before it.
 
-LAYERS = (("timing",), ("peers", "floors"), ("kernels", "train"), ("report",), ("cli",))
+LAYERS = (("timing",), ("peers", "floors"), ("kernels", "train", "contention"), ("report",),
+          ("cli",))
 # Outside the subpackage, the modules that use it (importing them would go upwards).
 ABOVE = ("pysoftmax.__main__", "pysoftmax._demo")
 

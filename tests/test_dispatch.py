@@ -232,7 +232,12 @@ def test_parallel_for_runs_on_the_runtimes_threads():
     pysoftmax.set_num_threads(2)
     try:
         idents = []
-        _core.parallel_for(4, lambda i: idents.append(threading.get_ident()))
+
+        def fn(i):
+            idents.append(threading.get_ident())
+            time.sleep(0.02)        # the GIL released: the worker claims the next index meanwhile
+
+        _core.parallel_for(8, fn)
         assert len(set(idents)) == 2 and threading.get_ident() in idents
     finally:
         pysoftmax.set_num_threads(previous)

@@ -8,6 +8,7 @@ Layers, each importing only the ones before it (tests/test_bench.py checks it):
   floors: the least work an operation must do on its inputs (copy them, read them), timed on
   the same inputs in the same run;
 - kernels: the inputs, the rows and their measurement; train: the training comparison;
+  contention: 1 against 2 threads, with another process keeping one core busy;
 - report: the tables, the JSON record, the plot;
 - cli: the command's arguments and runs.
 """

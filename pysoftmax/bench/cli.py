@@ -12,7 +12,7 @@ import numpy as np
 
 import pysoftmax
 
-from . import kernels, peers, report, train
+from . import contention, kernels, peers, report, train
 
 
 def _check_output_path(option, path):
@@ -28,10 +28,13 @@ def _write_json(path, data):
 
 
 def run(args):
-    """The `bench` command (arguments: threads, quick, rounds, isa, json, plot; train, rows).
-    The instruction set and the thread count in use before are restored when it returns."""
+    """The `bench` command (arguments: threads, quick, rounds, isa, json, plot; train, rows;
+    contention). The instruction set and the thread count in use before are restored when it
+    returns."""
     if args.train:
         return run_train(args)
+    if args.contention:
+        return run_contention(args)
     isa, threads = pysoftmax._core.get_isa(), pysoftmax._core.get_num_threads()
     try:
         return run_kernels(args)
@@ -121,6 +124,32 @@ def run_kernels(args):
                     f"pysoftmax {pysoftmax.__version__} vs peers — {cpu}, {most} threads, "
                     f"{now:%Y-%m-%d}")
         print(f"wrote {args.plot}")
+    return 0
+
+
+def run_contention(args):
+    """`python -m pysoftmax bench --contention` (arguments: quick, json)."""
+    if args.json is not None:
+        _check_output_path("--json", args.json)
+    now = datetime.datetime.now().astimezone()
+    cpu = peers.cpu_model()
+    print(f"pysoftmax {pysoftmax.__version__}, ISA {pysoftmax._core.get_isa()}, {cpu}; "
+          f"{now:%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs"
+          + (" (--quick: small shapes)" if args.quick else ""))
+    print("float32; pysoftmax on 1 and 2 threads, timed in turns; 'one core busy': another "
+          "process spins on one core meanwhile")
+    if (os.cpu_count() or 1) < 2:
+        print("note: fewer than 2 CPUs, so 2 threads share one")
+    rows = contention.run(args.quick)
+    print("\n".join(contention.format_rows(rows)))
+    worst = max(r["ratio"] for r in rows if r["busy"])
+    print(f"one core busy: 2 threads take at most {worst:.2f}x the time of 1 thread "
+          f"(target: at most {contention.TARGET}x)")
+    if args.json is not None:
+        _write_json(args.json, {"pysoftmax": pysoftmax.__version__, "cpu": cpu,
+                                "cpus": os.cpu_count(), "quick": args.quick,
+                                "date": now.isoformat(timespec="seconds"),
+                                "target_ratio": contention.TARGET, "rows": rows})
     return 0
 
 
@@ -243,6 +272,11 @@ def add_parser(sub):
                         "objective evaluation and per fit for 1 and 2 worker processes against "
                         "the in-memory fit (and dask-ml's binary LogisticRegression when "
                         "installed); --quick: 5 iterations")
+    b.add_argument("--contention", action="store_true",
+                   help="instead of the kernels: softmax (65536x10, 4096x1000) and "
+                        "linear_cross_entropy (20000x100, 10 classes), float32, on 1 and 2 "
+                        "threads, idle and while another process keeps one core busy; prints "
+                        "the medians and the 2-thread / 1-thread ratio; --quick: small shapes")
     b.add_argument("--rows", type=int, default=None, metavar="ROWS",
                    help="--train: rows of the problem (default 30000; --dask: 4,000,000)")
     b.set_defaults(func=run)
