@@ -17,13 +17,14 @@ results to the result dtype.
 
 What is shared with the native backend, and what is not: both call pysoftmax._common to
 check and convert the arguments (as_input, normalize_axes, broadcast_where, check_out,
-check_temperature, and the constructors of CrossEntropyArgs and LinearCrossEntropyArgs, which
-validate the target, weights and mask and convert them to the computing dtype), so that the
+check_temperature, check_base, and the constructors of CrossEntropyArgs and
+LinearCrossEntropyArgs, which validate the target, weights and mask and convert them to the
+computing dtype; cross_entropy_functions only forwards the keywords), so that the
 two accept and reject the same inputs with the same messages, and compute on the same
 rounded weights and probabilities. Nothing this module computes comes from there: which
 examples count (ignore_index, fully masked rows), the weights, the label smoothing, the
-denominator of "mean" and the reductions are computed here, so that the tests comparing the
-two backends can find a mistake in either.
+denominator of "mean", the reductions and the entropy's sum are computed here, so that the
+tests comparing the two backends can find a mistake in either.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ from ._common import (
     LinearCrossEntropyArgs,
     as_input,
     broadcast_where,
+    check_base,
     check_out,
     check_temperature,
     cross_entropy_functions,
-    entropy_function,
     normalize_axes,
     one_hot,
     reduced_shape,
@@ -355,7 +356,19 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
 
 
 cross_entropy, cross_entropy_with_grad = cross_entropy_functions(_cross_entropy)
-entropy = entropy_function(softmax, log_softmax)
+
+
+def entropy(logits: ArrayLike, axis: Axis = -1, base: float | None = None) -> Reduced:
+    check_base(base)
+    p, lp = softmax(logits, axis), log_softmax(logits, axis)
+    with np.errstate(invalid="ignore"):
+        plogp = np.where(p == 0, 0.0, p.astype(np.float64) * lp)    # 0 log 0 = 0; NaN stays
+    h = -np.sum(plogp, axis=axis)
+    if base is not None:
+        h = h / np.log(float(base))
+    h = np.asarray(h).astype(p.dtype)
+    return h[()] if h.ndim == 0 else h
+
 
 cross_entropy.__doc__ = """Cross-entropy between softmax(logits) and `target`, in plain NumPy.
 
