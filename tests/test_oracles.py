@@ -156,7 +156,8 @@ def _check_hand(module, name, dtype, reduction):
     if target.dtype.kind == "f":
         counts = np.ones(3)                            # probabilities: no class weight
     else:
-        counts = (target != kw.get("ignore_index", -100)) * kw.get("weight", np.ones(4))[Y]
+        counted = target != kw.get("ignore_index", -100)
+        counts = counted * kw.get("weight", np.ones(4))[np.where(counted, target, 0)]
     lin = module.linear_cross_entropy(np.eye(3, dtype=dtype), x.T.copy(), None, target,
                                       sample_weight=s.astype(dtype), reduction=reduction, **kw)
     srows, sgrads = s * rows, s[:, None] * grads
