@@ -92,8 +92,8 @@ def _run(case, dtype):
             loss, grad = pysoftmax.cross_entropy_with_grad(a["x"], a["target"], reduction=reduction,
                                                            weight=a.get("weight"), **kw)
             got.append((f"loss {reduction}", loss, False))
-            if reduction != "none":
-                got.append((f"grad {reduction}", grad, True))
+            # "none" gives the gradient of the sum
+            got.append((f"grad {'sum' if reduction == 'none' else reduction}", grad, True))
             loss2 = pysoftmax.cross_entropy(a["x"], a["target"], reduction=reduction,
                                             weight=a.get("weight"), **kw)
             got.append((f"loss {reduction}", loss2, False))
