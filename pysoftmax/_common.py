@@ -29,6 +29,7 @@ __all__ = [
     "CrossEntropyArgs",
     "LinearCrossEntropyArgs",
     "cross_entropy_functions",
+    "check_base",
     "entropy_function",
     "one_hot",
 ]
@@ -438,6 +439,13 @@ def cross_entropy_functions(run: Callable[..., Any]
     return cross_entropy, cross_entropy_with_grad
 
 
+def check_base(base: Any) -> None:
+    """`base` (entropy's logarithm base) is None or a positive real number other than 1."""
+    if base is not None and not (np.ndim(base) == 0 and np.asarray(base).dtype.kind in "iuf"
+                                 and float(base) > 0 and float(base) != 1):
+        raise ValueError(f"base: must be a positive number other than 1, got {base!r}")
+
+
 def entropy_function(softmax: Callable[..., FloatArray],
                      log_softmax: Callable[..., FloatArray]) -> Callable[..., Reduced]:
     """The public entropy of a backend: -sum p log p along `axis` from its softmax and
@@ -447,9 +455,7 @@ def entropy_function(softmax: Callable[..., FloatArray],
     def entropy(logits: ArrayLike, axis: Axis = -1,
                 base: float | None = None) -> Reduced:
         """See pysoftmax.entropy."""
-        if base is not None and not (np.ndim(base) == 0 and np.asarray(base).dtype.kind in "iuf"
-                                     and float(base) > 0 and float(base) != 1):
-            raise ValueError(f"base: must be a positive number other than 1, got {base!r}")
+        check_base(base)
         p, lp = softmax(logits, axis), log_softmax(logits, axis)
         with np.errstate(invalid="ignore"):
             h = -np.sum(p * np.where(np.isneginf(lp), 0, lp), axis=axis)

@@ -1,8 +1,8 @@
 """The reference backend: every public function in plain NumPy, written to be read.
 
-Same signatures, argument checks, dtypes and edge-case semantics as the native backend
-(both use pysoftmax._common for the checks), computed the textbook way in the working
-dtype (float32 stays float32, as a NumPy user would write it):
+Same signatures, argument checks, dtypes and edge-case semantics as the native backend.
+The softmax family is computed the textbook way in the working dtype (float32 stays
+float32, as a NumPy user would write it):
 
     m = max(z)                 over the reduced axes, z = x / temperature
     softmax(z)     = exp(z - m) / sum(exp(z - m))
@@ -11,6 +11,20 @@ dtype (float32 stays float32, as a NumPy user would write it):
 
 The native kernels are more accurate than this in float32 (they do not round z - m before
 exp); the tests measure both against float64 and long-double computations.
+
+The cross-entropy functions compute in float64 from the checked inputs and round only the
+results to the result dtype.
+
+What is shared with the native backend, and what is not: both call pysoftmax._common to
+check and convert the arguments (as_input, normalize_axes, broadcast_where, check_out,
+check_temperature, check_base, and the constructors of CrossEntropyArgs and
+LinearCrossEntropyArgs, which validate the target, weights and mask and convert them to the
+computing dtype; cross_entropy_functions only forwards the keywords), so that the
+two accept and reject the same inputs with the same messages, and compute on the same
+rounded weights and probabilities. Nothing this module computes comes from there: which
+examples count (ignore_index, fully masked rows), the weights, the label smoothing, the
+denominator of "mean", the reductions and the entropy's sum are computed here, so that the
+tests comparing the two backends can find a mistake in either.
 """
 
 from __future__ import annotations
@@ -24,10 +38,10 @@ from ._common import (
     LinearCrossEntropyArgs,
     as_input,
     broadcast_where,
+    check_base,
     check_out,
     check_temperature,
     cross_entropy_functions,
-    entropy_function,
     normalize_axes,
     one_hot,
     reduced_shape,
@@ -245,53 +259,96 @@ def logsumexp(x: ArrayLike, axis: Axis = -1, *, where: ArrayLike | None = None,
 
 # ---- cross-entropy ------------------------------------------------------------------------
 
+def _counted(labels, ignore_index, mask):
+    """(...) bool: the examples that enter the loss (a label other than `ignore_index`, and at
+    least one class left by `mask`)."""
+    counted = mask.any(axis=-1)
+    if labels is not None:
+        counted &= labels != ignore_index
+    return counted
+
+
+def _example_losses(x, labels, probs, w, mask, counted, e):
+    """Every example's loss and gradient before the reduction, in float64, class axis last.
+
+    x: (..., K) logits, float64; labels: (...) int64 or None; probs: (..., K) float64 or None;
+    w: (K,) class weights, float64; mask: (..., K) bool; counted: (...) bool; e: the label
+    smoothing. With p = softmax over the included classes, K' their number:
+
+    class indices y:  loss = (1 - e) w[y] (-log p_y) + e / K' sum_j w_j (-log p_j)
+                      grad = (1 - e) w[y] (p - onehot(y)) + e / K' (p sum_j w_j - w)
+    probabilities t:  t' = (1 - e) t + e / K',  loss = sum_j w_j t'_j (-log p_j),
+                      grad = p sum_j w_j t'_j - w t'
+
+    Excluded classes and uncounted examples get 0. Returns (loss (...), grad (..., K)).
+    """
+    k = x.shape[-1]
+    with np.errstate(all="ignore"):
+        lp = log_softmax(x, axis=-1, where=mask)             # -inf where excluded
+        p = np.exp(lp)                                       # 0 where excluded
+        minus_lp = np.where(mask, -lp, 0.0)                  # -log p, 0 where excluded
+        k_in = np.count_nonzero(mask, axis=-1, keepdims=True).astype(np.float64)
+        if labels is not None:
+            y = np.where(counted, labels, 0)[..., None]
+            wy = w[y]
+            onehot = np.arange(k) == y
+            nll = np.take_along_axis(minus_lp, y, axis=-1)
+            loss = (1 - e) * wy * nll
+            grad = (1 - e) * wy * (p - onehot)
+            if e > 0:
+                w_in = np.where(mask, w, 0.0)
+                loss = loss + e / k_in * np.sum(w_in * minus_lp, axis=-1, keepdims=True)
+                grad = grad + e / k_in * (p * w_in.sum(-1, keepdims=True) - w_in)
+        else:
+            t = np.where(mask, (1 - e) * probs + e / k_in, 0.0)
+            wt = w * t
+            loss = np.sum(wt * minus_lp, axis=-1, keepdims=True)
+            grad = p * wt.sum(-1, keepdims=True) - wt
+    loss = np.where(counted, loss[..., 0], 0.0)
+    grad = np.where(counted[..., None] & mask, grad, 0.0)
+    return loss, grad
+
+
+def _mean_denominator(labels, w, counted, f=None):
+    """What "mean" divides by: the sum over the counted examples of f_i (1 when None) times the
+    class weight of their label (1 for probability targets), in float64."""
+    c = np.ones(counted.shape) if f is None else f
+    if labels is not None:
+        c = c * w[np.where(counted, labels, 0)]
+    return float(np.sum(np.where(counted, c, 0.0)))
+
+
+def _divided(a, denominator):
+    """a / denominator, and a * 0 for a mean over nothing (0, NaN kept)."""
+    return a / denominator if denominator else a * 0.0
+
+
 def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
                    where, out, with_grad):
-    """The formulas of csrc/kernels.h, with the class axis last and e = label_smoothing:
-
-    class indices y:  loss = a (1 - e) w[y] (-log p_y) + a e / K' sum_j w_j (-log p_j)
-                      grad = a (1 - e) w[y] (p - onehot(y)) + a e / K' (p sum_j w_j - w)
-    probabilities t:  t' = (1 - e) t + e / K',  loss = a sum_j w_j t'_j (-log p_j),
-                      grad = a (p sum_j w_j t'_j - w t')
-    with p = softmax over the included classes, K' their number, and a the reduction's
-    scale (CrossEntropyArgs.scale). Excluded classes and uncounted rows get 0.
-    """
+    """The formulas of csrc/kernels.h (see _example_losses) in float64; "mean" divides the
+    summed losses and the gradient by the summed class weights of the counted examples (their
+    number without class weights or with probability targets), 0 when there are none."""
     a = CrossEntropyArgs(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
                          where)
     if out is not None:
         check_out(out, a.shape, a.rdt)
-    x, dt = a.x, a.x.dtype
-    k, e = a.k, a.label_smoothing
-    scale = a.scale()
-    mask = np.ones(x.shape, dtype=bool) if a.mask is None else a.mask
-    w = np.ones(k, dtype=dt) if a.weight is None else a.weight
-    counted = a.counted[..., None]
-    with np.errstate(all="ignore"):
-        lp = log_softmax(x, axis=-1, where=mask)             # -inf where excluded
-        p = np.exp(lp)                                       # 0 where excluded
-        minus_lp = np.where(mask, -lp, 0).astype(dt)         # -log p, 0 where excluded
-        k_in = np.count_nonzero(mask, axis=-1, keepdims=True).astype(dt)
-        if a.labels is not None:
-            y = np.where(a.counted, a.labels, 0)[..., None]
-            wy = w[y]
-            onehot = np.arange(k) == y
-            nll = np.take_along_axis(minus_lp, y, axis=-1)
-            loss = scale * (1 - e) * wy * nll
-            grad = scale * (1 - e) * wy * (p - onehot)
-            if e > 0:
-                w_in = np.where(mask, w, 0).astype(dt)
-                smooth = scale * e / k_in
-                loss = loss + smooth * np.sum(w_in * minus_lp, axis=-1, keepdims=True)
-                grad = grad + smooth * (p * w_in.sum(-1, keepdims=True) - w_in)
-        else:
-            t = np.where(mask, (1 - e) * a.probs + e / k_in, 0).astype(dt)
-            wt = w * t
-            loss = scale * np.sum(wt * minus_lp, axis=-1, keepdims=True)
-            grad = scale * (p * wt.sum(-1, keepdims=True) - wt)
-    value = a.reduce(np.where(counted, loss, 0)[..., 0])
+    x = a.x.astype(np.float64)
+    mask = np.ones(x.shape, dtype=bool) if a.mask is None else np.asarray(a.mask)
+    w = np.ones(a.k) if a.weight is None else a.weight.astype(np.float64)
+    probs = None if a.probs is None else a.probs.astype(np.float64)
+    counted = _counted(a.labels, a.ignore_index, mask)
+    loss, grad = _example_losses(x, a.labels, probs, w, mask, counted, a.label_smoothing)
+    if reduction == "none":
+        value = loss.astype(a.rdt)
+    elif reduction == "sum":
+        value = float(np.sum(loss))
+    else:
+        denominator = _mean_denominator(a.labels, w, counted)
+        value = float(_divided(np.sum(loss), denominator))
+        grad = _divided(grad, denominator)
     if not with_grad:
         return value
-    grad = np.moveaxis(np.where(counted & mask, grad, 0), -1, a.axis).astype(a.rdt, copy=False)
+    grad = np.moveaxis(grad, -1, a.axis).astype(a.rdt)
     if out is None:
         return value, grad
     out[...] = grad
@@ -299,12 +356,25 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
 
 
 cross_entropy, cross_entropy_with_grad = cross_entropy_functions(_cross_entropy)
-entropy = entropy_function(softmax, log_softmax)
+
+
+def entropy(logits: ArrayLike, axis: Axis = -1, base: float | None = None) -> Reduced:
+    check_base(base)
+    p, lp = softmax(logits, axis), log_softmax(logits, axis)
+    with np.errstate(invalid="ignore"):
+        plogp = np.where(p == 0, 0.0, p.astype(np.float64) * lp)    # 0 log 0 = 0; NaN stays
+    h = -np.sum(plogp, axis=axis)
+    if base is not None:
+        h = h / np.log(float(base))
+    h = np.asarray(h).astype(p.dtype)
+    return h[()] if h.ndim == 0 else h
+
 
 cross_entropy.__doc__ = """Cross-entropy between softmax(logits) and `target`, in plain NumPy.
 
     The reference of :func:`pysoftmax.cross_entropy`: log_softmax over the included classes,
-    then the formulas of the native kernels (weights, label smoothing, the reduction's scale).
+    then the formulas of the native kernels (weights, label smoothing, the mean's
+    denominator), in float64.
 
     Parameters
     ----------
@@ -456,9 +526,11 @@ def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target
     """Cross-entropy of the logits ``X @ W.T + b`` and its gradients, in plain NumPy.
 
     The reference of :func:`pysoftmax.linear_cross_entropy`: it forms the logits
-    ``Z = X @ W.T + b`` in full, then, with s the sample weights (1 when absent) and a the
-    reduction's scale, ``loss_i = a s_i CE_i(Z_i)``, ``G_i = a s_i dCE_i/dZ_i``,
-    ``dW = G.T @ X`` and ``db = sum_i G_i``. X may be a scipy.sparse matrix.
+    ``Z = X @ W.T + b`` in full, in float64, then, with s the sample weights (1 when absent)
+    and D the denominator of "mean" (the sum over the counted examples of s_i times the class
+    weight of their label; D = 1 for "sum" and "none"), ``loss_i = s_i CE_i(Z_i) / D``,
+    ``G_i = s_i dCE_i/dZ_i / D``, ``dW = G.T @ X`` and ``db = sum_i G_i``. X may be a
+    scipy.sparse matrix.
 
     Parameters
     ----------
@@ -519,15 +591,23 @@ def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target
     a = LinearCrossEntropyArgs(X, W, b, target, weight, sample_weight, reduction, ignore_index,
                                label_smoothing)
     ce = a.ce
-    z = a.x @ a.w.T
+    x = a.x.astype(np.float64)                             # scipy.sparse stays sparse
+    z = np.asarray(x @ a.w.astype(np.float64).T)
     if a.b is not None:
-        z = z + a.b
-    t = ce.labels if ce.labels is not None else ce.probs
-    row_loss, g = cross_entropy_with_grad(z, t, weight=ce.weight, ignore_index=ce.ignore_index,
-                                          reduction="none", label_smoothing=ce.label_smoothing)
-    f = np.full(a.n, a.scale()) if a.sample_weight is None else a.scale() * a.sample_weight
-    row_loss = row_loss.astype(np.float64) * f
-    g = g * f[:, None].astype(a.dtype)
-    dw = g.T @ a.x
-    db = None if a.b is None else g.sum(axis=0)
-    return a.result(row_loss, dw, db, return_grad)
+        z = z + a.b.astype(np.float64)
+    mask = np.ones(z.shape, dtype=bool)
+    w = np.ones(a.k) if ce.weight is None else ce.weight.astype(np.float64)
+    probs = None if ce.probs is None else ce.probs.astype(np.float64)
+    counted = _counted(ce.labels, ce.ignore_index, mask)
+    loss, g = _example_losses(z, ce.labels, probs, w, mask, counted, ce.label_smoothing)
+    f = np.ones(a.n) if a.sample_weight is None else a.sample_weight.astype(np.float64)
+    loss, g = f * loss, f[:, None] * g
+    if reduction == "mean":
+        denominator = _mean_denominator(ce.labels, w, counted, f)
+        loss, g = _divided(loss, denominator), _divided(g, denominator)
+    loss = loss.astype(a.rdt) if reduction == "none" else float(np.sum(loss))
+    if not return_grad:
+        return loss
+    dw = np.asarray((x.T @ g).T).astype(a.rdt)
+    db = None if a.b is None else g.sum(axis=0).astype(a.rdt)
+    return loss, dw, db

@@ -5,6 +5,8 @@ x - max is exact); float64 results with long double (x87 80-bit on x86-64, where
 difference of two doubles is exact to 2^-64).
 """
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -167,3 +169,303 @@ def test_relative_error_near_zero(isa, rng, dtype, case):
     errors["log_softmax T=0.37"] = rel_ulp(native.log_softmax(xt, temperature=0.37), lsm_t, dtype)
     bad = {name: e for name, e in errors.items() if not e <= bound}
     assert not bad, f"over {bound} ULP of the exact value: {bad}"
+
+
+# ---- every op, every size: ULP and relative error against exact values -----------------------
+# Rows of k in SIZES, N(0, s^2) logits with s cycling through 1, 3, 10 and 30 (s = 30 puts most
+# float32 probabilities into subnormals or 0), against values computed in the next wider
+# precision (float64 for float32, long double for float64). Errors are in ULP of the result's
+# dtype at the exact value (np.spacing: the subnormal spacing is the only absolute tolerance),
+# and relative (|got - want| / |want|, |want| floored at the dtype's smallest normal number).
+# logsumexp's is measured at max(|lse|, |max x|): m + log s cancels when the maximum is
+# negative, and no method that rounds the inputs' scale does better. A gradient entry is
+# measured at the size of the terms it is the difference of (see ce_exact): with label
+# smoothing or probability targets it cancels when p_j is near its target, and the float32
+# kernels keep p_j in float32 between their passes.
+SIZES = [1, 2, 15, 16, 17, 4097, 50257]
+ROWS = {1: 4000, 2: 4000, 15: 3000, 16: 3000, 17: 3000, 4097: 60, 50257: 6}
+SCALES = [1.0, 3.0, 10.0, 30.0]
+CE_CONFIGS = {  # name: (probability targets, class weights, label smoothing)
+    "labels": (False, False, 0.0),
+    "labels smoothing": (False, False, 0.1),
+    "labels weight": (False, True, 0.0),
+    "labels weight smoothing": (False, True, 0.1),
+    "probs": (True, False, 0.0),
+    "probs weight smoothing": (True, True, 0.1),
+}
+
+
+def _wide(dtype):
+    return np.float64 if dtype == np.float32 else np.longdouble
+
+
+def pieces(x, mask):
+    """The exact pieces of rows x (n, k) over the entries `mask` includes, in the next wider
+    precision: m = the maximum (NaN-free rows), t = x - m (-inf where excluded), q = exp(t),
+    s = sum q and ls = log(s) = log1p(the sum without the maximum's term). Rows whose maximum
+    is not finite (an included +inf, nothing included but -inf, nothing included) are flagged
+    in `special`; their pieces are meaningless."""
+    wide = _wide(x.dtype)
+    z = np.where(mask, x.astype(wide), wide(-np.inf))
+    rows = np.arange(len(z))
+    top = np.argmax(z, axis=-1)
+    m = z[rows, top][:, None]
+    special = ~np.isfinite(m[:, 0])
+    with np.errstate(invalid="ignore"):
+        t = z - np.where(special[:, None], 0, m)
+        q = np.exp(t)
+    others = q.copy()
+    others[rows, top] = 0
+    o = others.sum(axis=-1, keepdims=True)
+    return dict(x=x, mask=mask, m=m, t=t, q=q, s=1 + o, ls=np.log1p(o), special=special)
+
+
+@functools.cache
+def sample(dtype, k):
+    """Logits (n, k) of `dtype` with their exact pieces, labels, probabilities, class weights."""
+    rng = np.random.default_rng(1000 * k + (dtype == np.float32))
+    n = ROWS[k]
+    x = (rng.standard_normal((n, k)) * np.resize(SCALES, n)[:, None]).astype(dtype)
+    d = pieces(x, np.ones(x.shape, bool))
+    probs = rng.random((n, k)) ** 3
+    d["probs"] = (probs / probs.sum(-1, keepdims=True)).astype(dtype)
+    d["weight"] = rng.uniform(0.2, 3.0, k).astype(dtype)
+    d["labels"] = rng.integers(0, k, n)
+    return d
+
+
+def ce_exact(d, soft, weighted, e):
+    """Exact per-example loss, gradient (of the sum) and the gradient's term sizes, over the
+    included classes (K' of them, W = the sum of their weights):
+    labels: grad_j = p_j c1 - e/K' w_j (j != y), -(1 - e) w_y (1 - p_y) + e/K' (p_y W - w_y),
+            c1 = (1 - e) w_y + e/K' W;
+    probs:  grad_j = p_j C - w_j t'_j, with C = sum w t', t' = (1 - e) t + e / K'.
+    The term sizes are the same sums with |.| on each term. Rows flagged special are left."""
+    wide = d["t"].dtype.type
+    e = wide(e)                                        # 1 - e without rounding it to double
+    mask = d["mask"]
+    n, k = d["x"].shape
+    w = np.where(mask, d["weight"].astype(wide) if weighted else wide(1), 0)
+    k_in = mask.sum(axis=-1, keepdims=True).astype(wide)
+    p = d["q"] / d["s"]
+    with np.errstate(invalid="ignore"):
+        nll = np.where(mask, d["ls"] - d["t"], 0)     # -log p_j >= 0, exact to the wide precision
+    if soft:
+        wt = w * np.where(mask, (1 - e) * d["probs"].astype(wide) + e / k_in, 0)
+        c = wt.sum(axis=-1, keepdims=True)
+        loss = (wt * nll).sum(axis=-1)
+        return loss, p * c - wt, p * c + wt
+    rows, y = np.arange(n), d["labels"]
+    wy = w[rows, y][:, None]
+    big_w = w.sum(axis=-1, keepdims=True)
+    c1 = (1 - e) * wy + e / k_in * big_w
+    loss = (1 - e) * wy[:, 0] * nll[rows, y]
+    if e > 0:
+        loss = loss + (e / k_in * (w * nll).sum(axis=-1, keepdims=True))[:, 0]
+    grad, terms = p * c1 - e / k_in * w, p * c1 + e / k_in * w
+    q_others = d["q"].copy()
+    q_others[rows, y] = 0
+    one_minus_py = q_others.sum(axis=-1) / d["s"][:, 0]
+    py, wl, ke = p[rows, y], w[rows, y], e / k_in[:, 0]
+    grad[rows, y] = -(1 - e) * wl * one_minus_py + ke * (py * big_w[:, 0] - wl)
+    terms[rows, y] = (1 - e) * wl * one_minus_py + ke * (py * big_w[:, 0] + wl)
+    return loss, grad, terms
+
+
+def errors(got, want, dtype, at=None):
+    """(worst ULP, worst relative error) of got against want, both measured at |at| (default
+    |want|); entries equal to want (infinities included) count 0."""
+    got, want = np.asarray(got).astype(want.dtype), np.asarray(want)
+    at = np.abs(want if at is None else at)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(got == want, 0, np.abs(got - want))   # inf - inf: NaN, compared below
+        ulp = diff / np.spacing(at.astype(dtype)).astype(want.dtype)
+        rel = diff / np.maximum(at, np.finfo(dtype).tiny)
+    same = got == want
+    ulp = np.where(same, 0, np.where(np.isnan(ulp), np.inf, ulp))
+    rel = np.where(same, 0, np.where(np.isnan(rel), np.inf, rel))
+    return float(np.max(ulp)), float(np.max(rel))
+
+
+OPS = ["softmax", "log_softmax", "logsumexp"] + [
+    f"{what} {config}" for config in CE_CONFIGS for what in ("loss", "grad")]
+
+
+def measure(dtype, k):
+    """{op: (worst ULP, worst relative error)} on the current instruction set."""
+    d = sample(dtype, k)
+    x = d["x"]
+    out = {
+        "softmax": errors(native.softmax(x), d["q"] / d["s"], dtype),
+        "log_softmax": errors(native.log_softmax(x), d["t"] - d["ls"], dtype),
+        "logsumexp": errors(native.logsumexp(x), (d["m"] + d["ls"])[:, 0], dtype,
+                            at=np.maximum(np.abs(d["m"] + d["ls"]), np.abs(d["m"]))[:, 0]),
+    }
+    for config, (soft, weighted, e) in CE_CONFIGS.items():
+        loss, grad, terms = ce_exact(d, soft, weighted, e)
+        got_loss, got_grad = native.cross_entropy_with_grad(
+            x, d["probs"] if soft else d["labels"], weight=d["weight"] if weighted else None,
+            label_smoothing=e, reduction="none")
+        out[f"loss {config}"] = errors(got_loss, loss, dtype)
+        out[f"grad {config}"] = errors(got_grad, grad, dtype, at=terms)
+    return out
+
+
+# Worst ULP allowed, from measurement (tests/accuracy_table.py prints it per instruction set and
+# size) with a margin of about 15-30%; the relative error is then within bound x eps. The worst
+# seen on avx2, scalar and emulated512: float32 softmax 2.39, log_softmax 1.53, logsumexp 1.36,
+# losses <= 1.70 (2.81 with probabilities, weights and smoothing), gradients <= 3.07; float64
+# 3.15, 4.01, 4.19, <= 3.38, <= 3.90.
+BOUNDS = {
+    np.float32: {"softmax": 3.0, "log_softmax": 2.0, "logsumexp": 1.75, "loss": 2.25,
+                 "loss probs weight smoothing": 3.5, "grad": 3.75},
+    np.float64: {"softmax": 4.0, "log_softmax": 5.0, "logsumexp": 5.25, "loss": 4.25,
+                 "grad": 4.5},
+}
+
+
+def bound(op, dtype):
+    b = BOUNDS[dtype]
+    return b[op] if op in b else b[op.split()[0]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", SIZES)
+def test_every_op_every_size(isa, dtype, k):
+    if dtype == np.float64 and not WIDE:
+        pytest.skip("long double is not wider than double on this platform")
+    eps = float(np.finfo(dtype).eps)
+    bad = {op: f"{ulp:.2f} ULP, {rel:.3g} relative" for op, (ulp, rel) in measure(dtype, k).items()
+           if not (ulp <= bound(op, dtype) and rel <= bound(op, dtype) * eps)}
+    assert not bad, f"over the bound: {bad}"
+
+
+def test_the_oracle_against_mpmath():
+    """Spot check of the long-double oracle with 40 significant digits."""
+    mpmath = pytest.importorskip("mpmath")
+    if not WIDE:
+        pytest.skip("long double is not wider than double on this platform")
+    d = sample(np.float64, 17)
+    loss, grad, terms = ce_exact(d, soft=False, weighted=True, e=0.1)
+    with mpmath.workdps(40):
+        e = mpmath.mpf(0.1)                            # the double nearest 0.1, as the kernels
+        for i in (0, 1, 2, 3, 101):
+            x = [mpmath.mpf(float(v)) for v in d["x"][i]]
+            lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in x))
+            p = [mpmath.exp(v - lse) for v in x]
+            w = [mpmath.mpf(float(v)) for v in d["weight"]]
+            y, k = int(d["labels"][i]), len(x)
+            want = ((1 - e) * w[y] * (lse - x[y])
+                    + e / k * mpmath.fsum(wj * (lse - v) for wj, v in zip(w, x)))
+            c1 = (1 - e) * w[y] + e / k * mpmath.fsum(w)
+            g = [p[j] * c1 - e / k * w[j] - ((1 - e) * w[y] if j == y else 0) for j in range(k)]
+            for got, exact, at in [(d["m"][i, 0] + d["ls"][i, 0], lse, lse),
+                                   (loss[i], want, want), *zip(grad[i], g, terms[i]),
+                                   *zip(d["q"][i] / d["s"][i, 0], p, p)]:
+                # str(): every digit of the long double
+                assert abs(mpmath.mpf(str(got)) - exact) <= 2e-18 * abs(mpmath.mpf(str(at))), exact
+
+
+# ---- extreme rows ---------------------------------------------------------------------------
+# One entry of +-1e4, +-1e30 or +-inf (the same value at the first and last positions too) at
+# the first, the last and tail positions (the first element of the last 4-, 8- and 16-lane
+# block: the vector loops' masked tails), without a mask, with a random mask that keeps it, and
+# with one that leaves it out. Rows whose maximum is not finite follow the documented rules:
+# an included +inf (or nothing but -inf) makes softmax and log_softmax NaN on the included
+# entries, logsumexp that maximum, and the loss and gradient NaN; a row with nothing included
+# gives 0 (-inf for log_softmax and logsumexp) and is not counted by the loss.
+EXTREMES = [1e4, -1e4, 1e30, -1e30, np.inf, -np.inf]
+EXTREME_KS = [1, 2, 15, 16, 17, 33, 4097]
+EXTREME_CE = {"labels": (False, False, 0.0), "labels weight smoothing": (False, True, 0.1),
+              "probs weight smoothing": (True, True, 0.1)}
+
+
+def _positions(k):
+    return sorted({0, k - 1} | {w * ((k - 1) // w) for w in (4, 8, 16)})
+
+
+@functools.cache
+def extreme_rows(dtype, k, masked):
+    """(pieces with labels, probabilities and weights) of the extreme rows; masked: None, "keep"
+    (a random mask that keeps the extreme entries) or "drop" (one that leaves them out)."""
+    rng = np.random.default_rng(7 * k + (dtype == np.float32))
+    rows, where, labels = [], [], []
+    for v in EXTREMES:
+        for places in [[j] for j in _positions(k)] + [[0, k - 1]]:
+            x = rng.standard_normal(k) * 3
+            x[places] = v
+            keep = np.ones(k, bool) if masked is None else rng.uniform(size=k) < 0.7
+            keep[places] = masked != "drop"
+            free = [j for j in range(k) if keep[j] and j not in places]
+            label = rng.choice(free) if free else places[0]     # not on the extreme, if possible
+            keep[label] |= masked != "drop" or not free
+            rows.append(x)
+            where.append(keep)
+            labels.append(label)
+    x = np.array(rows).astype(dtype)
+    d = pieces(x, np.array(where))
+    probs = rng.random(x.shape) ** 2
+    d["probs"] = (probs / probs.sum(-1, keepdims=True)).astype(dtype)
+    d["weight"] = rng.uniform(0.2, 3.0, k).astype(dtype)
+    d["labels"] = np.array(labels)
+    return d
+
+
+def _apply_rules(d, value, empty, nan_included=True):
+    """`value` (n, k) or (n,) with the rows whose maximum is not finite replaced by the rules."""
+    mask, special = d["mask"], d["special"]
+    none = ~mask.any(axis=-1)
+    value = value.copy()
+    if value.ndim == 1:
+        value[special] = d["m"][special, 0]                  # logsumexp: the maximum
+        value[none] = empty
+        return value
+    value[special] = np.where(mask[special], np.nan if nan_included else 0, empty)
+    value[none] = empty
+    return value
+
+
+def _check(name, got, want, dtype, limit, at=None):
+    got = np.asarray(got)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan), f"{name}: NaN where the rules say otherwise"
+    if (~nan).any():
+        ulp, _ = errors(got[~nan], want[~nan], dtype, None if at is None else at[~nan])
+        assert ulp <= limit, f"{name}: {ulp:.2f} ULP"
+
+
+@pytest.mark.parametrize("masked", [None, "keep", "drop"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", EXTREME_KS)
+def test_extreme_rows(isa, dtype, k, masked):
+    if dtype == np.float64 and not WIDE:
+        pytest.skip("long double is not wider than double on this platform")
+    d = extreme_rows(dtype, k, masked)
+    x, where = d["x"], (None if masked is None else d["mask"])
+    with np.errstate(all="ignore"):
+        p = _apply_rules(d, np.where(d["mask"], d["q"] / d["s"], 0), 0.0)
+        lsm = _apply_rules(d, np.where(d["mask"], d["t"] - d["ls"], -np.inf), -np.inf)
+        lse = _apply_rules(d, (d["m"] + d["ls"])[:, 0], -np.inf)
+    _check("softmax", native.softmax(x, where=where), p, dtype, bound("softmax", dtype))
+    _check("log_softmax", native.log_softmax(x, where=where), lsm, dtype,
+           bound("log_softmax", dtype))
+    _check("logsumexp", native.logsumexp(x, where=where), lse, dtype, bound("logsumexp", dtype),
+           at=np.where(np.isfinite(lse), np.maximum(np.abs(lse), np.abs(d["m"][:, 0])), lse))
+    counted = d["mask"].any(axis=-1)
+    for config, (soft, weighted, e) in EXTREME_CE.items():
+        with np.errstate(all="ignore"):
+            loss, grad, terms = ce_exact(d, soft, weighted, e)
+        loss = np.where(counted, np.where(d["special"], np.nan, loss), 0)
+        grad = _apply_rules(d, np.where(d["mask"], grad, 0), 0.0)
+        grad[~counted] = 0
+        got_loss, got_grad = native.cross_entropy_with_grad(
+            x, d["probs"] if soft else d["labels"], weight=d["weight"] if weighted else None,
+            label_smoothing=e, reduction="none", where=where)
+        # Rows whose target puts mass (a probability or the smoothing's e / K') on an included
+        # -inf logit, a loss of +inf, are left out here (their rule is tested with the
+        # cross-entropy's other edge cases).
+        keep = ~(np.isneginf(x) & d["mask"]).any(axis=-1) if soft or e > 0 else slice(None)
+        terms = np.where(np.isfinite(terms), terms, 0)
+        _check(f"loss {config}", got_loss[keep], loss[keep], dtype, bound(f"loss {config}", dtype))
+        _check(f"grad {config}", got_grad[keep], grad[keep], dtype, bound(f"grad {config}", dtype),
+               at=terms[keep])
