@@ -55,19 +55,23 @@ def _prepare(x: ArrayLike, axis: Axis, where: ArrayLike | None
 def _shifted(x, axes, mask, temperature=1.0):
     """The pieces every function shares, per slice along `axes` (kept as length-1 axes).
 
-    Returns (d, e, m, s, state): d = z - m (-inf on masked-out entries), e = exp(d), the
-    maximum m of the included z (NaN if one is NaN), s = sum(e), and state: "ok", or "nan"
-    for a slice with an included NaN or whose maximum is +inf or -inf, or "empty" for a
-    slice with nothing included.
+    Returns (d, e, m, s, state): d = (x - m) / temperature (-inf on masked-out entries),
+    e = exp(d), the maximum m of the included x (NaN if one is NaN), s = sum(e), and state:
+    "ok", or "nan" for a slice with an included NaN or whose maximum is +inf or -inf, or
+    "empty" for a slice with nothing included.
     """
-    z = x / x.dtype.type(temperature) if temperature != 1.0 else x
-    if mask is not None:
-        z = np.where(mask, z, x.dtype.type(-np.inf))
+    z = x if mask is None else np.where(mask, x, x.dtype.type(-np.inf))
     m = np.max(z, axis=axes, keepdims=True)              # np.max propagates NaN
     state = np.where(np.isfinite(m), "ok", "nan")
     if mask is not None:
         state[~np.any(mask, axis=axes, keepdims=True)] = "empty"
-    d = z - np.where(state == "ok", m, 0).astype(x.dtype, copy=False)
+    m0 = np.where(state == "ok", m, 0).astype(x.dtype, copy=False)
+    if temperature == 1.0:
+        d = z - m0
+    else:
+        # (x - m) / T in float64, then rounded: x / T itself would overflow (or 1 / T) for an
+        # extreme T (1e-40 in float32, 1e-320 in float64), where the softmax is still defined
+        d = ((z.astype(np.float64) - m0) / temperature).astype(x.dtype)
     e = np.exp(d)
     return d, e, m, np.sum(e, axis=axes, keepdims=True), state
 
@@ -245,6 +249,12 @@ def logsumexp(x: ArrayLike, axis: Axis = -1, *, where: ArrayLike | None = None,
 
 # ---- cross-entropy ------------------------------------------------------------------------
 
+def _times(c, minus_lp):
+    """c * (-log p) in float64, 0 where c is 0: a class with no target weight adds nothing,
+    even on a -inf logit (where -log p is inf); positive weight there makes the loss inf."""
+    return np.where(c != 0, c.astype(np.float64) * minus_lp, 0.0)
+
+
 def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
                    where, out, with_grad):
     """The formulas of csrc/kernels.h, with the class axis last and e = label_smoothing:
@@ -269,7 +279,10 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
     with np.errstate(all="ignore"):
         lp = log_softmax(x, axis=-1, where=mask)             # -inf where excluded
         p = np.exp(lp)                                       # 0 where excluded
-        minus_lp = np.where(mask, -lp, 0).astype(dt)         # -log p, 0 where excluded
+        # -log p, 0 where excluded, in float64 (as the kernels sum the loss): a float32 row
+        # may spread beyond FLT_MAX while its loss does not
+        lp64 = log_softmax(x.astype(np.float64), axis=-1, where=mask)
+        minus_lp = np.where(mask, -lp64, 0)
         k_in = np.count_nonzero(mask, axis=-1, keepdims=True).astype(dt)
         if a.labels is not None:
             y = np.where(a.counted, a.labels, 0)[..., None]
@@ -281,12 +294,12 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
             if e > 0:
                 w_in = np.where(mask, w, 0).astype(dt)
                 smooth = scale * e / k_in
-                loss = loss + smooth * np.sum(w_in * minus_lp, axis=-1, keepdims=True)
+                loss = loss + smooth * np.sum(_times(w_in, minus_lp), axis=-1, keepdims=True)
                 grad = grad + smooth * (p * w_in.sum(-1, keepdims=True) - w_in)
         else:
             t = np.where(mask, (1 - e) * a.probs + e / k_in, 0).astype(dt)
             wt = w * t
-            loss = scale * np.sum(wt * minus_lp, axis=-1, keepdims=True)
+            loss = scale * np.sum(_times(wt, minus_lp), axis=-1, keepdims=True)
             grad = scale * (p * wt.sum(-1, keepdims=True) - wt)
     value = a.reduce(np.where(counted, loss, 0)[..., 0])
     if not with_grad:
