@@ -26,9 +26,17 @@ std::string describe(const py::array& a) {
     return s + ") " + std::string(py::str(a.dtype()));
 }
 
+// The kernels read and write every element at its natural alignment (the Python layer copies
+// misaligned arrays): refuse any other.
+void check_aligned(const py::array& a, const std::string& name) {
+    if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw py::value_error(name + ": the data is not aligned to its itemsize: " + describe(a));
+}
+
 // A 2-D array whose rows are unit-stride: its row stride in elements.
 ptrdiff_t row_stride(const py::array& a, const char* name, py::ssize_t n, py::ssize_t k) {
     const py::ssize_t item = a.itemsize();
+    check_aligned(a, name);
     if (a.ndim() != 2 || a.shape(0) != n || a.shape(1) != k)
         throw py::value_error(std::string(name) + ": expected shape (" + std::to_string(n) + ", " +
                               std::to_string(k) + "), got " + describe(a));
@@ -71,6 +79,7 @@ void logsumexp_typed(const py::array& x, py::array& out, const py::object& where
     if (out.ndim() != 1 || out.shape(0) != n || out.strides(0) % py::ssize_t(sizeof(T)) != 0)
         throw py::value_error("out: expected a 1-D array of length " + std::to_string(n) +
                               ", got " + describe(out));
+    check_aligned(out, "out");
     ptrdiff_t ldm;
     const uint8_t* m = mask_rows(where, n, k, ldm);
     const T* xp = static_cast<const T*>(x.data());
@@ -102,6 +111,7 @@ const D* vector_of(const py::object& obj, const char* name, py::ssize_t n, bool 
                               ", got " + describe(a));
     if (writeable && !a.writeable())
         throw py::value_error(std::string(name) + ": array is read-only");
+    check_aligned(a, name);
     return static_cast<const D*>(a.data());
 }
 
@@ -142,6 +152,12 @@ void cross_entropy_typed(const py::array& x, const py::object& labels, const py:
                          params);
 }
 
+// The reduction's factor (pysoftmax._common): finite, or NaN for a mean whose weights sum
+// to 0 (the loss and the counted rows' gradients are then NaN, as torch's).
+void check_scale(double scale) {
+    if (std::isinf(scale)) throw py::value_error("scale: must be finite or NaN");
+}
+
 bool is_f32(const py::array& x) { return x.dtype().equal(py::dtype::of<float>()); }
 bool is_f64(const py::array& x) { return x.dtype().equal(py::dtype::of<double>()); }
 
@@ -167,7 +183,7 @@ void cross_entropy_rows(const py::array& x, const py::object& labels, const py::
                               describe(x));
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         throw py::value_error("label_smoothing: must be in [0, 1]");
-    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    check_scale(scale);
     const CrossEntropyParams params{ignore_index, label_smoothing, scale};
     if (is_f32(x))
         cross_entropy_typed<float>(x, labels, probs, weight, where, loss, grad, params);
@@ -278,7 +294,7 @@ double linear_cross_entropy_rows(const py::array& x, const py::array& w, const p
         throw py::value_error("w: dtype " + describe(w) + " does not match x: " + describe(x));
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         throw py::value_error("label_smoothing: must be in [0, 1]");
-    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    check_scale(scale);
     const CrossEntropyParams params{ignore_index, label_smoothing, scale};
     if (is_f32(x))
         return linear_cross_entropy_typed<float>(x, w, bias, labels, probs, weight, sample_weight,
@@ -497,7 +513,7 @@ double sparse_linear_cross_entropy_rows(
                               " does not match X's data: " + describe(data));
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         throw py::value_error("label_smoothing: must be in [0, 1]");
-    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    check_scale(scale);
     const CrossEntropyParams params{ignore_index, label_smoothing, scale};
     if (is_f32(data))
         return sparse_linear_cross_entropy_index<float>(
