@@ -272,25 +272,28 @@ class CrossEntropyArgs:
                              f"axis, {self.batch_shape}; got shape {t.shape} (logits shape "
                              f"{np.moveaxis(self.x, -1, self.axis).shape}, axis={self.axis})")
         given = self.given_ignore_index
+        ignored = None      # where labels beyond int64 equal ignore_index (rewritten below)
         if t.dtype == np.uint64 and t.size and t.max() > _INT64_MAX:
             # beyond int64: only labels equal to a large ignore_index may be there
-            ignored = (t == np.uint64(given) if _INT64_MAX < given <= _UINT64_MAX
-                       else np.zeros(t.shape, dtype=bool))
-            bad = ~ignored & (t >= self.k)
+            bad = t >= self.k
+            if _INT64_MAX < given <= _UINT64_MAX:
+                ignored = t == np.uint64(given)
+                bad &= ~ignored
         else:
             t = t.astype(np.int64, copy=False)
             if t.size and 0 <= t.min() and t.max() < self.k:    # the common case: all in range
                 return aligned(np.ascontiguousarray(t))
-            ignored = (t == given if _INT64_MIN <= given <= _INT64_MAX
-                       else np.zeros(t.shape, dtype=bool))
-            bad = ~ignored & ((t < 0) | (t >= self.k))
+            bad = (t < 0) | (t >= self.k)
+            if _INT64_MIN <= given <= _INT64_MAX:
+                bad &= t != given
         if bad.any():
             pos = _position(np.argmax(bad), t.shape)
             raise IndexError(f"target: label {t[pos]} at position {pos} is out of range for "
                              f"{self.k} classes (expected 0 <= label < {self.k} or "
                              f"ignore_index={given})")
-        labels = np.array(t, dtype=np.int64, order="C")   # a copy: the ignored are rewritten
-        labels[ignored] = self.ignore_index
+        labels = aligned(np.ascontiguousarray(t, dtype=np.int64))
+        if ignored is not None:                 # a copy, the ignored set to self.ignore_index
+            labels = np.where(ignored, np.int64(self.ignore_index), labels)
         return labels
 
     def _probs(self, t, logits_shape):
