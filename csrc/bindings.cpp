@@ -429,6 +429,8 @@ void check_csr_arrays(const py::array& indptr, const py::array& indices, py::ssi
         (indices.shape(0) > 1 && indices.strides(0) != py::ssize_t(sizeof(D))))
         throw py::value_error("X: indices must be a contiguous 1-D array of indptr's dtype, got " +
                               describe(indices) + " and indptr " + describe(indptr));
+    check_aligned(indptr, "X: indptr");
+    check_aligned(indices, "X: indices");
     const D* ip = static_cast<const D*>(indptr.data());
     if (ip[0] != 0) throw py::value_error("X: indptr[0] must be 0");
     for (py::ssize_t i = 0; i < n; ++i)
@@ -454,6 +456,7 @@ double sparse_linear_cross_entropy_typed(
         (data.shape(0) > 1 && data.strides(0) != py::ssize_t(sizeof(T))))
         throw py::value_error("X: data must be a contiguous 1-D array of at least " +
                               std::to_string(ip[n]) + " elements, got " + describe(data));
+    check_aligned(data, "X: data");
     if (w.ndim() != 2 || w.shape(1) != d || w.shape(0) < 1)
         throw py::value_error("w: expected shape (k, " + std::to_string(d) + ") with k >= 1, got " +
                               describe(w));

@@ -254,3 +254,17 @@ def test_the_module_refuses_misaligned_arrays(rng):
         _core.softmax_rows(x, np.empty((2, 3)), None, 1.0, False)
     with pytest.raises(ValueError, match=r"^out: the data is not aligned"):
         _core.softmax_rows(np.zeros((2, 3)), _misaligned(np.zeros((2, 3))), None, 1.0, False)
+
+
+def test_a_misaligned_sparse_matrix_gives_the_aligned_result(isa, rng):
+    sparse = pytest.importorskip("scipy.sparse")
+    X = sparse.random(12, 7, density=0.4, format="csr", random_state=1, dtype=np.float64)
+    W = rng.standard_normal((3, 7))
+    y = rng.integers(0, 3, size=12)
+    want = pysoftmax.linear_cross_entropy(X, W, None, y)
+    Xm = X.copy()
+    Xm.data, Xm.indices, Xm.indptr = (_misaligned(X.data), _misaligned(X.indices),
+                                      _misaligned(X.indptr))
+    got = pysoftmax.linear_cross_entropy(Xm, W, None, y)
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(got[1], want[1])
