@@ -22,9 +22,13 @@ if [ "${SANITIZE_KEEP:-0}" != 1 ] || ! ls "$dir"/pysoftmax/_core*.so >/dev/null 
         -cf - setup.py pyproject.toml README.md LICENSE csrc pysoftmax tests | tar -C "$dir" -xf -
     flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
     start=$(date +%s)
-    (cd "$dir" && CFLAGS="$flags" LDFLAGS="-fsanitize=address,undefined" \
+    # CXXFLAGS: setuptools compiles C++ with them (CFLAGS only for C)
+    (cd "$dir" && CFLAGS="$flags" CXXFLAGS="$flags" LDFLAGS="-fsanitize=address,undefined" \
         "$py" setup.py -q build_ext --inplace)
     echo "sanitize: built in $(($(date +%s) - start)) s"
+    # the build is instrumented: the module calls ASan's checks
+    nm -D --undefined-only "$dir"/pysoftmax/_core*.so | grep -q __asan_report ||
+        { echo "sanitize: the module is not instrumented (compiler flags not applied)"; exit 1; }
 fi
 rm -f "$dir"/report.*
 # libstdc++ too: ASan intercepts __cxa_throw and must find the real one when it starts (the
