@@ -6,6 +6,11 @@
 # install the pinned tools into .venv without building pysoftmax.
 # make mutate: deliberate bugs, one at a time, each built in a scratch copy of the tree, and
 # whether its tests catch each (tests/mutate.py); ONLY=name runs one. Not part of make test.
+# make sanitize: the extension built with ASan + UBSan in a scratch copy (build/sanitize/; the
+# in-place module is untouched) and SANITIZE_TESTS run there on every instruction set the CPU
+# runs, one pytest run per set (tests/sanitize.sh). The default is the kernels' tests;
+# SANITIZE_TESTS=tests runs the whole suite, SANITIZE_ISAS="scalar avx2" picks the sets. Not
+# in .ci/run: the instrumented build alone takes about 15 minutes on 2 cores.
 # make sdist-check: builds the sdist, installs it (with the sklearn extra) into a fresh venv in
 # build/sdist-check/ (compiled anew: no wheel cache) and runs tests/sdist_smoke.py there,
 # outside the source tree.
@@ -21,7 +26,7 @@ LINT_TOOLS := ruff==0.17.6 clang-format==23.1.5
 BENCH_PEERS := torch==2.13.0
 BENCH_ARGS ?=
 
-.PHONY: demo test bench mutate lint format sdist-check clean
+.PHONY: demo test bench mutate lint format sdist-check sanitize clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +72,19 @@ lint: $(VENV)/.installed-lint
 format: $(VENV)/.installed-lint
 	$(BIN)/ruff check --fix .
 	$(BIN)/clang-format -i $(CXX_SOURCES)
+
+# The sanitized build compiles setup.py directly: pybind11 and setuptools (the build
+# requirements, which pip's isolated builds bring only for their own time) go into the venv.
+$(VENV)/.installed-sanitize: $(VENV)/.installed
+	$(PIP) "pybind11>=2.12" "setuptools>=77"
+	touch $@
+
+SANITIZE_TESTS ?= tests/test_softmax.py tests/test_cross_entropy.py tests/test_linear.py \
+	tests/test_sparse.py tests/test_special.py tests/test_golden.py tests/test_extremes.py \
+	tests/test_validation.py tests/test_dispatch.py
+
+sanitize: $(VENV)/.installed-sanitize
+	bash tests/sanitize.sh $(CURDIR)/$(BIN)/python $(SANITIZE_TESTS)
 
 SDIST_DIR := build/sdist-check
 

@@ -68,9 +68,17 @@ std::string describe(const py::array& a) {
     return s + ") " + std::string(py::str(a.dtype()));
 }
 
+// The kernels read and write every element at its natural alignment (the Python layer copies
+// misaligned arrays): refuse any other.
+void check_aligned(const py::array& a, const std::string& name) {
+    if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw py::value_error(name + ": the data is not aligned to its itemsize: " + describe(a));
+}
+
 // A 2-D array whose rows are unit-stride: its row stride in elements.
 ptrdiff_t row_stride(const py::array& a, const char* name, py::ssize_t n, py::ssize_t k) {
     const py::ssize_t item = a.itemsize();
+    check_aligned(a, name);
     if (a.ndim() != 2 || a.shape(0) != n || a.shape(1) != k)
         throw py::value_error(std::string(name) + ": expected shape (" + std::to_string(n) + ", " +
                               std::to_string(k) + "), got " + describe(a));
@@ -113,6 +121,7 @@ void logsumexp_typed(const py::array& x, py::array& out, const py::object& where
     if (out.ndim() != 1 || out.shape(0) != n || out.strides(0) % py::ssize_t(sizeof(T)) != 0)
         throw py::value_error("out: expected a 1-D array of length " + std::to_string(n) +
                               ", got " + describe(out));
+    check_aligned(out, "out");
     ptrdiff_t ldm;
     const uint8_t* m = mask_rows(where, n, k, ldm);
     const T* xp = static_cast<const T*>(x.data());
@@ -143,6 +152,7 @@ const D* vector_of(const py::object& obj, const char* name, py::ssize_t n, bool 
                               ", got " + describe(a));
     if (writeable && !a.writeable())
         throw py::value_error(std::string(name) + ": array is read-only");
+    check_aligned(a, name);
     return static_cast<const D*>(a.data());
 }
 
@@ -184,6 +194,12 @@ void cross_entropy_typed(const py::array& x, const py::object& labels, const py:
     });
 }
 
+// The reduction's factor (pysoftmax._common): finite, or NaN for a mean whose weights sum
+// to 0 (the loss and the counted rows' gradients are then NaN, as torch's).
+void check_scale(double scale) {
+    if (std::isinf(scale)) throw py::value_error("scale: must be finite or NaN");
+}
+
 bool is_f32(const py::array& x) { return x.dtype().equal(py::dtype::of<float>()); }
 bool is_f64(const py::array& x) { return x.dtype().equal(py::dtype::of<double>()); }
 
@@ -209,7 +225,7 @@ void cross_entropy_rows(const py::array& x, const py::object& labels, const py::
                               describe(x));
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         throw py::value_error("label_smoothing: must be in [0, 1]");
-    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    check_scale(scale);
     const CrossEntropyParams params{ignore_index, label_smoothing, scale};
     if (is_f32(x))
         cross_entropy_typed<float>(x, labels, probs, weight, where, loss, grad, params);
@@ -319,7 +335,7 @@ double linear_cross_entropy_rows(const py::array& x, const py::array& w, const p
         throw py::value_error("w: dtype " + describe(w) + " does not match x: " + describe(x));
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         throw py::value_error("label_smoothing: must be in [0, 1]");
-    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    check_scale(scale);
     const CrossEntropyParams params{ignore_index, label_smoothing, scale};
     if (is_f32(x))
         return linear_cross_entropy_typed<float>(x, w, bias, labels, probs, weight, sample_weight,
@@ -454,6 +470,8 @@ void check_csr_arrays(const py::array& indptr, const py::array& indices, py::ssi
         (indices.shape(0) > 1 && indices.strides(0) != py::ssize_t(sizeof(D))))
         throw py::value_error("X: indices must be a contiguous 1-D array of indptr's dtype, got " +
                               describe(indices) + " and indptr " + describe(indptr));
+    check_aligned(indptr, "X: indptr");
+    check_aligned(indices, "X: indices");
     const D* ip = static_cast<const D*>(indptr.data());
     if (ip[0] != 0) throw py::value_error("X: indptr[0] must be 0");
     for (py::ssize_t i = 0; i < n; ++i)
@@ -479,6 +497,7 @@ double sparse_linear_cross_entropy_typed(
         (data.shape(0) > 1 && data.strides(0) != py::ssize_t(sizeof(T))))
         throw py::value_error("X: data must be a contiguous 1-D array of at least " +
                               std::to_string(ip[n]) + " elements, got " + describe(data));
+    check_aligned(data, "X: data");
     if (w.ndim() != 2 || w.shape(1) != d || w.shape(0) < 1)
         throw py::value_error("w: expected shape (k, " + std::to_string(d) + ") with k >= 1, got " +
                               describe(w));
@@ -537,7 +556,7 @@ double sparse_linear_cross_entropy_rows(
                               " does not match X's data: " + describe(data));
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         throw py::value_error("label_smoothing: must be in [0, 1]");
-    if (!std::isfinite(scale)) throw py::value_error("scale: must be finite");
+    check_scale(scale);
     const CrossEntropyParams params{ignore_index, label_smoothing, scale};
     if (is_f32(data))
         return sparse_linear_cross_entropy_index<float>(

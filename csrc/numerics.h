@@ -19,6 +19,7 @@ inline void two_diff(double a, double b, double& hi, double& lo) {
 }
 
 // Neumaier's compensated sum: accurate to about one rounding however many terms are added.
+// An infinite sum is the sum (the compensation of an infinite term is NaN); NaN stays NaN.
 struct CompensatedSum {
     double sum = 0.0, err = 0.0;
     void add(double v) {
@@ -26,7 +27,7 @@ struct CompensatedSum {
         err += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
         sum = t;
     }
-    double value() const { return sum + err; }
+    double value() const { return std::isinf(sum) ? sum : sum + err; }
 };
 
 // A row's sum of exp values s = sum_j exp(x_j - max) and other = s - 1, the sum without (one

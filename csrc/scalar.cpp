@@ -332,12 +332,16 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
                 t_label = t, q_label = q;
             else
                 other.add(q);
-            if (e > 0.0) wtx.add(w(j) * t);
+            if (e > 0.0 && w(j) != 0.0) wtx.add(w(j) * t);  // (0 on a -inf logit adds 0)
         }
         if (grad) grad[j] = T(q);
     }
     const double ls = s.log();
     const double a = p.scale;
+    // a e / K' v, the smoothing's share of a term: 0 without smoothing, even where v is not
+    // finite (a NaN or infinite weight on a class no label uses leaves the row as it is)
+    auto smooth = [&](double v) { return e > 0.0 || std::isfinite(v) ? a * e / kin * v : 0.0; };
+    const double wsum_v = e > 0.0 || std::isfinite(wsum.value()) ? wsum.value() : 0.0;
     double loss, c1;
     if (soft) {
         loss = a * (wt.value() * ls - wtx.value());
@@ -348,7 +352,7 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
         const double nll = q_label > 1e-300 ? std::log1p(other.value() / q_label) : ls - t_label;
         loss = a * (1.0 - e) * wy * nll;
         if (e > 0.0) loss += a * e / kin * (wsum.value() * ls - wtx.value());
-        c1 = a * ((1.0 - e) * wy + e / kin * wsum.value());
+        c1 = a * ((1.0 - e) * wy + e / kin * wsum_v);
     }
     // Pass 3.
     if (grad) {
@@ -357,10 +361,10 @@ double cross_entropy_row_scalar(size_t k, const T* x, int64_t label, const T* pr
             if (!included(mask, j)) continue;
             const double pj = double(grad[j]) / sum;
             if (!soft && int64_t(j) == label)  // p_y - 1 = -other / s, without cancellation
-                grad[j] = T(-a * (1.0 - e) * w(j) * (other.value() / sum) +
-                            a * e / kin * (pj * wsum.value() - w(j)));
+                grad[j] =
+                    T(-a * (1.0 - e) * w(j) * (other.value() / sum) + smooth(pj * wsum_v - w(j)));
             else
-                grad[j] = T(pj * c1 - (soft ? a * w(j) * target(j) : a * e / kin * w(j)));
+                grad[j] = T(pj * c1 - (soft ? a * w(j) * target(j) : smooth(w(j))));
         }
     }
     return loss;

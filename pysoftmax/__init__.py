@@ -351,7 +351,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex =
     reduction : {"mean", "sum", "none"}, default="mean"
         "mean": the sum of w[y_i] * loss_i over the non-ignored examples divided by the sum of
         their w[y_i] (by the number of examples for probability targets); "sum": the sum;
-        "none": the per-example losses.
+        "none": the per-example losses. When the counted examples' weights sum to 0, "mean"
+        is NaN, as torch's (0 / 0), and so is their gradient.
     label_smoothing : float, default=0.0
         In [0, 1]: mixes the target with the uniform distribution over the classes, as torch.
     where : array_like of bool, optional
@@ -507,7 +508,8 @@ def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target
         One weight per class, as in :func:`cross_entropy`.
     sample_weight : array_like, shape (N,), optional
         Multiplies each example's loss and gradient; "mean" divides by the sum, over the counted
-        examples, of sample_weight[i] times the class weight of their label.
+        examples, of sample_weight[i] times the class weight of their label (NaN when that sum
+        is 0, as in :func:`cross_entropy`).
     reduction : {"mean", "sum", "none"}, default="mean"
         As in :func:`cross_entropy` ("none": per-example losses, gradients of their sum).
     ignore_index : int, default=-100

@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
 __all__ = [
+    "aligned",
     "as_input",
     "normalize_axes",
     "reduced_shape",
@@ -60,12 +61,19 @@ def as_input(x: ArrayLike, name: str = "x") -> tuple[FloatArray, np.dtype]:
     a = np.asarray(x)
     dt = a.dtype
     if (dts := computing_dtypes(dt)) is not None:
-        return (a if dts[0] == dt else a.astype(dts[0])), dts[1]
+        return aligned(a if dts[0] == dt else a.astype(dts[0])), dts[1]
     if dt.kind == "f":
         raise TypeError(f"{name}: dtype {dt} (extended precision) is not supported; "
                         f"convert it to float64 first")
     raise TypeError(f"{name}: dtype {dt} is not supported; expected a real array "
                     f"(floating, integer or bool)")
+
+
+def aligned(a: NDArray[Any]) -> NDArray[Any]:
+    """`a`, or a copy of it in its own (aligned) memory when its data is not aligned to its
+    itemsize (np.frombuffer at an odd offset, a field of a packed structured array): the
+    kernels read every element at its natural alignment."""
+    return a if a.flags.aligned else a.copy()
 
 
 def normalize_axes(axis: Axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
@@ -143,6 +151,36 @@ def _position(flat_index: SupportsIndex, shape: Shape) -> tuple[int, ...]:
 
 
 _REDUCTIONS = ("mean", "sum", "none")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_UINT64_MAX = 2**64 - 1
+
+
+def _mean_scale(reduction: Reduction, count: int, denominator: float) -> float:
+    """The factor of every example's loss and gradient: 1 but for "mean", 1 / denominator;
+    0 for a mean over no example, NaN for a mean over examples whose weights sum to 0 (torch
+    divides 0 by 0 there)."""
+    if reduction != "mean":
+        return 1.0
+    if count == 0:
+        return 0.0
+    return 1.0 / denominator if denominator else math.nan
+
+
+def _normal_denominator(w: NDArray[Any], denominator: float, name: str
+                        ) -> tuple[NDArray[Any], float]:
+    """(w, denominator), both multiplied by one power of two (exactly) when 1 / denominator
+    would overflow (a subnormal sum of tiny weights, such as float64 1e-310): the mean's factor
+    is then finite and every example's share the same. The largest weight must stay finite."""
+    if denominator == 0 or not math.isfinite(denominator) or math.isfinite(1.0 / denominator):
+        return w, denominator
+    e = -999 - math.frexp(abs(denominator))[1]     # 2**e |denominator| in [2**-1000, 2**-999)
+    with np.errstate(over="ignore"):
+        scaled = np.ldexp(w, e).astype(w.dtype, copy=False)
+    if np.isfinite(w).all() and not np.isfinite(scaled).all():
+        raise ValueError(f"{name}: the weights span too wide a range for a mean: the counted "
+                         f"examples' weights sum to {denominator!r}, the largest weight is "
+                         f"{float(np.max(np.abs(w)))!r}")
+    return scaled, math.ldexp(denominator, e)
 
 
 class CrossEntropyArgs:
@@ -171,7 +209,11 @@ class CrossEntropyArgs:
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
-        self.ignore_index = operator.index(ignore_index)
+        # The user's ignore_index (any int), for messages; self.ignore_index is what the
+        # kernels compare the int64 labels with (see _labels).
+        self.given_ignore_index = self.ignore_index = operator.index(ignore_index)
+        if not _INT64_MIN <= self.ignore_index <= _INT64_MAX:
+            self.ignore_index = -1    # no label in range is -1: _labels maps the ignored to it
         ok = type(label_smoothing) is float or (
             not isinstance(label_smoothing, (bool, np.bool_)) and np.ndim(label_smoothing) == 0
             and np.asarray(label_smoothing).dtype.kind in "iuf")
@@ -190,10 +232,10 @@ class CrossEntropyArgs:
             self.labels = self._labels(t)
         elif t.dtype.kind == "f":
             self.probs = self._probs(t, x.shape)
-            if self.ignore_index >= 0:     # torch: a negative ignore_index is no class, accepted
+            if self.given_ignore_index >= 0:  # torch: a negative ignore_index is no class
                 raise ValueError(f"ignore_index: not supported with class probabilities (a "
                                  f"floating target of the logits' shape), got ignore_index="
-                                 f"{self.ignore_index}; leave it negative, or give class "
+                                 f"{self.given_ignore_index}; leave it negative, or give class "
                                  f"indices (an integer target) to ignore some examples")
         else:
             raise TypeError(f"target: expected integer class indices or floating probabilities, "
@@ -205,11 +247,15 @@ class CrossEntropyArgs:
         if self.mask is not None:
             self.counted &= self.mask.any(axis=-1)
             self._check_labels_not_masked()
+        self.count = int(np.count_nonzero(self.counted))
         if self.labels is None or self.weight is None:
-            self.denominator = float(np.count_nonzero(self.counted))
+            self.denominator = float(self.count)
         else:
             w = self.weight.astype(np.float64)[np.where(self.counted, self.labels, 0)]
             self.denominator = float(np.sum(w, where=self.counted))
+            if reduction == "mean":     # "sum" and "none" keep the weights as given
+                self.weight, self.denominator = _normal_denominator(
+                    self.weight, self.denominator, "weight")
 
     def _weight(self, weight):
         if weight is None:
@@ -220,26 +266,37 @@ class CrossEntropyArgs:
         if w.shape != (self.k,):
             raise ValueError(f"weight: expected shape ({self.k},), one weight per class, "
                              f"got shape {w.shape}")
-        return np.ascontiguousarray(w, dtype=self.x.dtype)
+        return aligned(np.ascontiguousarray(w, dtype=self.x.dtype))
 
     def _labels(self, t):
         if t.shape != self.batch_shape:
             raise ValueError(f"target: class indices must have the logits' shape without the class "
                              f"axis, {self.batch_shape}; got shape {t.shape} (logits shape "
                              f"{np.moveaxis(self.x, -1, self.axis).shape}, axis={self.axis})")
-        if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
-            bad = t > np.iinfo(np.int64).max
+        given = self.given_ignore_index
+        ignored = None      # where labels beyond int64 equal ignore_index (rewritten below)
+        if t.dtype == np.uint64 and t.size and t.max() > _INT64_MAX:
+            # beyond int64: only labels equal to a large ignore_index may be there
+            bad = t >= self.k
+            if _INT64_MAX < given <= _UINT64_MAX:
+                ignored = t == np.uint64(given)
+                bad &= ~ignored
         else:
             t = t.astype(np.int64, copy=False)
             if t.size and 0 <= t.min() and t.max() < self.k:    # the common case: all in range
-                return np.ascontiguousarray(t)
-            bad = (t != self.ignore_index) & ((t < 0) | (t >= self.k))
+                return aligned(np.ascontiguousarray(t))
+            bad = (t < 0) | (t >= self.k)
+            if _INT64_MIN <= given <= _INT64_MAX:
+                bad &= t != given
         if bad.any():
             pos = _position(np.argmax(bad), t.shape)
             raise IndexError(f"target: label {t[pos]} at position {pos} is out of range for "
                              f"{self.k} classes (expected 0 <= label < {self.k} or "
-                             f"ignore_index={self.ignore_index})")
-        return np.ascontiguousarray(t, dtype=np.int64)
+                             f"ignore_index={given})")
+        labels = aligned(np.ascontiguousarray(t, dtype=np.int64))
+        if ignored is not None:                 # a copy, the ignored set to self.ignore_index
+            labels = np.where(ignored, np.int64(self.ignore_index), labels)
+        return labels
 
     def _probs(self, t, logits_shape):
         if t.shape != logits_shape:
@@ -247,7 +304,7 @@ class CrossEntropyArgs:
                     "indices)" if t.shape == self.batch_shape else "")
             raise ValueError(f"target: probabilities must have the logits' shape {logits_shape}, "
                              f"got shape {t.shape}{hint}")
-        return np.moveaxis(t, self.axis, -1).astype(self.x.dtype, copy=False)
+        return aligned(np.moveaxis(t, self.axis, -1).astype(self.x.dtype, copy=False))
 
     def _check_labels_not_masked(self):
         if self.labels is None:
@@ -265,11 +322,9 @@ class CrossEntropyArgs:
 
         "mean" divides by the summed class weights of the counted examples (their number
         without class weights or with probability targets). A mean over no example is 0
-        (torch gives NaN).
+        (torch gives NaN); a mean over examples whose weights sum to 0 is NaN, as torch's.
         """
-        if self.reduction != "mean":
-            return 1.0
-        return 1.0 / self.denominator if self.denominator else 0.0
+        return _mean_scale(self.reduction, self.count, self.denominator)
 
     def reduce(self, row_loss: FloatArray) -> Loss:
         """The reduced loss from the per-example losses, already scaled by scale()."""
@@ -312,8 +367,11 @@ class LinearCrossEntropyArgs:
             rdts.append(brdt)
         self.dtype = np.result_type(*dtypes)
         self.rdt = np.result_type(*rdts)
-        self.x, self.w = x.astype(self.dtype, copy=False), w.astype(self.dtype, copy=False)
-        self.b = None if b is None else b.astype(self.dtype, copy=False)
+        self.x = x.astype(self.dtype, copy=False)
+        if not issparse(self.x):
+            self.x = aligned(self.x)
+        self.w = aligned(w.astype(self.dtype, copy=False))
+        self.b = None if b is None else aligned(b.astype(self.dtype, copy=False))
         self.n, self.d, self.k = n, d, k
         logits = np.broadcast_to(np.zeros((), self.dtype), (n, k))   # shape and dtype only
         self.ce = ce = CrossEntropyArgs(logits, target, -1, weight, ignore_index, reduction,
@@ -328,7 +386,7 @@ class LinearCrossEntropyArgs:
             if sw.shape != (n,):
                 raise ValueError(f"sample_weight: expected shape ({n},), one weight per row of X "
                                  f"(shape {x.shape}), got shape {sw.shape}")
-            self.sample_weight = np.ascontiguousarray(sw, dtype=self.dtype)
+            self.sample_weight = aligned(np.ascontiguousarray(sw, dtype=self.dtype))
         if self.sample_weight is None:
             self.denominator = ce.denominator
         else:
@@ -336,13 +394,14 @@ class LinearCrossEntropyArgs:
             if ce.labels is not None and ce.weight is not None:
                 f = f * ce.weight.astype(np.float64)[np.where(ce.counted, ce.labels, 0)]
             self.denominator = float(np.sum(f, where=ce.counted))
+            if reduction == "mean":
+                self.sample_weight, self.denominator = _normal_denominator(
+                    self.sample_weight, self.denominator, "sample_weight")
 
     def scale(self) -> float:
         """The reduction's factor on every example's loss and gradient (0 for a mean over no
-        example, as cross_entropy)."""
-        if self.reduction != "mean":
-            return 1.0
-        return 1.0 / self.denominator if self.denominator else 0.0
+        example, NaN for one over examples whose weights sum to 0, as cross_entropy)."""
+        return _mean_scale(self.reduction, self.ce.count, self.denominator)
 
     def result(self, row_loss: float | FloatArray, dw: FloatArray,
                db: FloatArray | None, return_grad: bool) -> LinearResult:

@@ -20,7 +20,10 @@ def _merged_stride(shape, strides):
 
 
 def as_rows(a, nred):
-    """An (n, k) view of `a`, whose last `nred` axes are reduced, with unit-stride rows; or None."""
+    """An (n, k) view of `a`, whose last `nred` axes are reduced, with unit-stride rows; or None
+    (also when `a`'s data is not aligned to its itemsize: the kernels read aligned elements)."""
+    if not a.flags.aligned:
+        return None
     lead = a.ndim - nred
     n, k = math.prod(a.shape[:lead]), math.prod(a.shape[lead:])
     if a.flags.c_contiguous:
@@ -33,9 +36,9 @@ def as_rows(a, nred):
 
 
 def rows(a, nred):
-    """as_rows, or the rows of a C-contiguous copy when no view exists."""
+    """as_rows, or the rows of a C-contiguous (aligned) copy when no view exists."""
     r = as_rows(a, nred)
     if r is None:
         k = math.prod(a.shape[a.ndim - nred:])
-        r = np.ascontiguousarray(a).reshape(-1, k)
+        r = np.array(a, order="C").reshape(-1, k)
     return r

@@ -55,7 +55,12 @@ def _index_arrays(indptr, indices):
     dt = np.result_type(indptr.dtype, indices.dtype)
     if dt not in (np.int32, np.int64):
         dt = np.dtype(np.int64)
-    return (np.ascontiguousarray(indptr, dtype=dt), np.ascontiguousarray(indices, dtype=dt))
+    return tuple(_aligned(np.ascontiguousarray(a, dtype=dt)) for a in (indptr, indices))
+
+
+def _aligned(a):
+    """`a`, or an aligned copy of it (the kernels read elements at their natural alignment)."""
+    return a if a.flags.aligned else a.copy()
 
 
 def check_structure(X) -> None:
@@ -109,7 +114,7 @@ class SparseRows:
         self.shape = X.shape
         self.dtype = X.dtype
         self.indptr, self.indices = _index_arrays(X.indptr, X.indices)
-        self.data = np.ascontiguousarray(X.data)
+        self.data = _aligned(np.ascontiguousarray(X.data))
         self.nnz = int(self.indptr[-1])
         if _checked is not None:
             self.sorted, self.column_offsets = _checked, None

@@ -29,6 +29,7 @@ tests comparing the two backends can find a mistake in either.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,19 +70,23 @@ def _prepare(x: ArrayLike, axis: Axis, where: ArrayLike | None
 def _shifted(x, axes, mask, temperature=1.0):
     """The pieces every function shares, per slice along `axes` (kept as length-1 axes).
 
-    Returns (d, e, m, s, state): d = z - m (-inf on masked-out entries), e = exp(d), the
-    maximum m of the included z (NaN if one is NaN), s = sum(e), and state: "ok", or "nan"
-    for a slice with an included NaN or whose maximum is +inf or -inf, or "empty" for a
-    slice with nothing included.
+    Returns (d, e, m, s, state): d = (x - m) / temperature (-inf on masked-out entries),
+    e = exp(d), the maximum m of the included x (NaN if one is NaN), s = sum(e), and state:
+    "ok", or "nan" for a slice with an included NaN or whose maximum is +inf or -inf, or
+    "empty" for a slice with nothing included.
     """
-    z = x / x.dtype.type(temperature) if temperature != 1.0 else x
-    if mask is not None:
-        z = np.where(mask, z, x.dtype.type(-np.inf))
+    z = x if mask is None else np.where(mask, x, x.dtype.type(-np.inf))
     m = np.max(z, axis=axes, keepdims=True)              # np.max propagates NaN
     state = np.where(np.isfinite(m), "ok", "nan")
     if mask is not None:
         state[~np.any(mask, axis=axes, keepdims=True)] = "empty"
-    d = z - np.where(state == "ok", m, 0).astype(x.dtype, copy=False)
+    m0 = np.where(state == "ok", m, 0).astype(x.dtype, copy=False)
+    if temperature == 1.0:
+        d = z - m0
+    else:
+        # (x - m) / T in float64, then rounded: x / T itself would overflow (or 1 / T) for an
+        # extreme T (1e-40 in float32, 1e-320 in float64), where the softmax is still defined
+        d = ((z.astype(np.float64) - m0) / temperature).astype(x.dtype)
     e = np.exp(d)
     return d, e, m, np.sum(e, axis=axes, keepdims=True), state
 
@@ -259,6 +264,12 @@ def logsumexp(x: ArrayLike, axis: Axis = -1, *, where: ArrayLike | None = None,
 
 # ---- cross-entropy ------------------------------------------------------------------------
 
+def _times(c, minus_lp):
+    """c * (-log p) in float64, 0 where c is 0: a class with no target weight adds nothing,
+    even on a -inf logit (where -log p is inf); positive weight there makes the loss inf."""
+    return np.where(c != 0, c.astype(np.float64) * minus_lp, 0.0)
+
+
 def _counted(labels, ignore_index, mask):
     """(...) bool: the examples that enter the loss (a label other than `ignore_index`, and at
     least one class left by `mask`)."""
@@ -297,12 +308,12 @@ def _example_losses(x, labels, probs, w, mask, counted, e):
             grad = (1 - e) * wy * (p - onehot)
             if e > 0:
                 w_in = np.where(mask, w, 0.0)
-                loss = loss + e / k_in * np.sum(w_in * minus_lp, axis=-1, keepdims=True)
+                loss = loss + e / k_in * np.sum(_times(w_in, minus_lp), axis=-1, keepdims=True)
                 grad = grad + e / k_in * (p * w_in.sum(-1, keepdims=True) - w_in)
         else:
             t = np.where(mask, (1 - e) * probs + e / k_in, 0.0)
             wt = w * t
-            loss = np.sum(wt * minus_lp, axis=-1, keepdims=True)
+            loss = np.sum(_times(wt, minus_lp), axis=-1, keepdims=True)
             grad = p * wt.sum(-1, keepdims=True) - wt
     loss = np.where(counted, loss[..., 0], 0.0)
     grad = np.where(counted[..., None] & mask, grad, 0.0)
@@ -318,9 +329,13 @@ def _mean_denominator(labels, w, counted, f=None):
     return float(np.sum(np.where(counted, c, 0.0)))
 
 
-def _divided(a, denominator):
-    """a / denominator, and a * 0 for a mean over nothing (0, NaN kept)."""
-    return a / denominator if denominator else a * 0.0
+def _divided(a, denominator, count):
+    """a / denominator; a * 0 for a mean over no example (0, NaN kept), NaN for a mean over
+    examples whose weights sum to 0 (torch's 0 / 0)."""
+    with np.errstate(invalid="ignore", over="ignore"):     # inf / inf, NaN weights: NaN
+        if count == 0:
+            return a * 0.0
+        return a / denominator if denominator else a * math.nan
 
 
 def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_smoothing,
@@ -343,9 +358,10 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, reduction, label_
     elif reduction == "sum":
         value = float(np.sum(loss))
     else:
-        denominator = _mean_denominator(a.labels, w, counted)
-        value = float(_divided(np.sum(loss), denominator))
-        grad = _divided(grad, denominator)
+        denominator, count = _mean_denominator(a.labels, w, counted), np.count_nonzero(counted)
+        value = float(_divided(np.sum(loss), denominator, count))
+        # the examples that do not count keep a zero gradient, as the excluded classes
+        grad = np.where(counted[..., None] & mask, _divided(grad, denominator, count), 0.0)
     if not with_grad:
         return value
     grad = np.moveaxis(grad, -1, a.axis).astype(a.rdt)
@@ -603,8 +619,9 @@ def linear_cross_entropy(X: ArrayLike, W: ArrayLike, b: ArrayLike | None, target
     f = np.ones(a.n) if a.sample_weight is None else a.sample_weight.astype(np.float64)
     loss, g = f * loss, f[:, None] * g
     if reduction == "mean":
-        denominator = _mean_denominator(ce.labels, w, counted, f)
-        loss, g = _divided(loss, denominator), _divided(g, denominator)
+        denominator, count = _mean_denominator(ce.labels, w, counted, f), np.count_nonzero(counted)
+        loss = _divided(loss, denominator, count)
+        g = np.where(counted[:, None], _divided(g, denominator, count), 0.0)
     loss = loss.astype(a.rdt) if reduction == "none" else float(np.sum(loss))
     if not return_grad:
         return loss

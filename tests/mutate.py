@@ -96,8 +96,8 @@ MUTATIONS = [
       "scalar cross-entropy, float32: exp(x_j) without subtracting the row's maximum",
       ("tests/test_cross_entropy.py", "-k", "scalar")),
     M("mean_counts_ignored_rows", "pysoftmax/_common.py",
-      "self.denominator = float(np.count_nonzero(self.counted))",
-      "self.denominator = float(self.counted.size)",
+      "self.count = int(np.count_nonzero(self.counted))",
+      "self.count = int(self.counted.size)",
       "reduction='mean' divides by every row, ignored and fully masked ones included "
       "(shared by both backends)",
       ("tests/test_mutation_guards.py", "tests/test_cross_entropy.py", "-k",

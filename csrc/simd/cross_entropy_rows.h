@@ -138,9 +138,12 @@ struct CrossEntropyRows {
     // t' = (1 - e) t + e / K') or p_j c1 - a e w_j / K' (smoothing, the label's entry patched).
     // Sums run in T vectors within chunks of kChunk elements and in double across chunks.
     // s: the sum of q (s.log() = log s, accurate near 0, where the targets sit on the maximum).
+    // spilled: x - max overflowed T for a finite x (a float32 row spread beyond FLT_MAX), or
+    // the sum of w t' (x - max) in T did: the scalar specification, in double, decides then.
     struct TargetSums {
         RowSum s;
         double wt, wtx, wsum;
+        bool spilled;
     };
 
     // W ones, for the tail of an unweighted row.
@@ -163,6 +166,7 @@ struct CrossEntropyRows {
         ChunkTotal<V> s;                      // as exp_sum sums q
         Acc<V> run;                           // float64: the chunks' sums of q
         CompensatedSum wt, wtx, wsum, zmass;  // zmass: target weight on -inf logits
+        int far = 0;                          // lanes whose x - max overflowed (wide rows only)
         size_t i = 0;
         while (i < k) {
             const size_t stop = k - i > chunk ? i + chunk : k;
@@ -191,6 +195,7 @@ struct CrossEntropyRows {
                 as.add(qv, V::not_lt(xv, vmx));
                 const mask fin = V::gt(hi, ninf);
                 const vec t = V::keep(fin, V::add(hi, V::keep(fin, lo)));  // x - max; 0 at -inf
+                if (wide) far |= V::lanes(V::gt(xv, ninf)) & ~V::lanes(fin);
                 if (Soft) {
                     const vec pv = n == W ? V::loadu(probs + i) : V::load_tail(probs + i, n, T(0));
                     const vec tw = V::mul(wv, V::fmadd(pv, vkeep, vspread));
@@ -216,9 +221,10 @@ struct CrossEntropyRows {
         }
         if constexpr (sizeof(T) == 8) s.add(run);
         double wtx_v = wtx.value();
+        const bool spilled = far != 0 || !std::isfinite(wtx_v);
         // a target weight on a -inf logit makes the loss infinite (as w * t in the scalar spec)
         if (const double z = zmass.value(); z != 0.0) wtx_v += z * -double(kInf);
-        return {s.value(), wt.value(), wtx_v, wsum.value()};
+        return {s.value(), wt.value(), wtx_v, wsum.value(), spilled};
     }
 
     template <bool Masked, bool Soft>
@@ -278,7 +284,12 @@ struct CrossEntropyRows {
             ty = std::isfinite(hi) ? hi + lo : hi;
         }
         const bool wide = Pass::template needs_wide<Masked>(mx, mn, 1.0);
-        const TargetSums r = target_sums<Masked, Soft>(k, x, probs, weight, m, g, mx, wide,
+        // q: where pass 2 keeps the exp values, g itself unless g is x, which a row whose sums
+        // overflow reads again (below)
+        T* q = g;
+        if (g != nullptr && g == x)
+            if (T* scratch = static_cast<T*>(thread_scratch(k * sizeof(T)))) q = scratch;
+        const TargetSums r = target_sums<Masked, Soft>(k, x, probs, weight, m, q, mx, wide,
                                                        T(1.0 - e), T(e / double(kin)));
         if (!(r.s.s == r.s.s)) {  // a NaN that max() skipped
             if (g) Pass::fill_nan(k, m, g, T(0));
@@ -293,12 +304,16 @@ struct CrossEntropyRows {
             const double wy = weight ? double(weight[y]) : 1.0, qy = std::exp(ty);
             double nll = ls - ty, other = 0.0;
             other_s = (r.s.s - qy) / r.s.s;
-            if (dominant_label<Masked>(k, size_t(y), x, m, g != nullptr, g, mx, wide, r.s.s, qy,
+            if (dominant_label<Masked>(k, size_t(y), x, m, g != nullptr, q, mx, wide, r.s.s, qy,
                                        nll, other))
                 other_s = other / r.s.s;
             loss = a * (1.0 - e) * wy * nll + a * e / double(kin) * (r.wsum * ls - r.wtx);
             c1 = a * ((1.0 - e) * wy + e / double(kin) * r.wsum);
         }
+        // Sums that overflowed T (TargetSums::spilled): the scalar specification decides, from
+        // x (still there unless q is x: no scratch memory) in double.
+        if (r.spilled && q != x)
+            return cross_entropy_row_scalar<T>(k, x, y, probs, weight, m, g, p);
         if (g) {
             T fix_value = T(0);
             if (!Soft) {
@@ -306,7 +321,7 @@ struct CrossEntropyRows {
                 fix_value =
                     T(-a * (1.0 - e) * wy * other_s + a * e / double(kin) * (py * r.wsum - wy));
             }
-            const TargetGradOp<Masked, Soft> op{g,
+            const TargetGradOp<Masked, Soft> op{q,
                                                 probs,
                                                 weight,
                                                 m,

@@ -31,6 +31,7 @@ struct Rows {
     using Ce = CrossEntropyRows<V>;
     using Policy = CachePolicy<V>;
     using Short = ShortRows<V>;  // named only where V::kShortRows
+    using Scale = simd::Scale<V>;
     static constexpr size_t W = V::W;
 
     // ---- rows one at a time ----
@@ -147,6 +148,13 @@ struct Rows {
     template <bool Log>
     static void softmax_rows(size_t n, size_t k, const T* x, ptrdiff_t ldx, const uint8_t* m,
                              ptrdiff_t ldm, T* y, ptrdiff_t ldy, double temperature) {
+        if (!Scale::holds(temperature)) {  // an extreme temperature: the scalar specification
+            for (size_t r = 0; r < n; ++r)
+                softmax_row_scalar<T>(k, x + ptrdiff_t(r) * ldx,
+                                      m ? m + ptrdiff_t(r) * ldm : nullptr, y + ptrdiff_t(r) * ldy,
+                                      temperature, Log);
+            return;
+        }
         if constexpr (V::kShortRows) {
             if (m == nullptr && k <= Short::kShortStoreK) {
                 const bool st = Policy::stream_blocks(n, k, ldy);

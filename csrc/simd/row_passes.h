@@ -37,6 +37,17 @@ struct Scale {
         inverse_hi_lo<T>(temperature, hi, lo);
         return {V::set1(hi), V::set1(lo)};
     }
+    // Whether of(temperature) holds 1 / temperature: ih finite and large enough that il is a
+    // normal number too. Otherwise (1 / T overflows T, as 1e-40 in float32 or 1e-320 in
+    // float64, or underflows it) (x - max) ih would be NaN or lose the row, and the row
+    // kernels send every row to the scalar specification, which divides by T in double.
+    static bool holds(double temperature) {
+        // the smallest normal T over T's epsilon, and the largest finite T
+        constexpr double least = sizeof(T) == 4 ? 0x1p-103 : 0x1p-970;
+        constexpr double most = sizeof(T) == 4 ? 0x1.fffffep127 : 0x1.fffffffffffffp1023;
+        const double ih = 1.0 / temperature;
+        return ih >= least && ih <= most;
+    }
 };
 
 template <class V>
