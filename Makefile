@@ -9,8 +9,8 @@
 # make sanitize: the extension built with ASan + UBSan in a scratch copy (build/sanitize/; the
 # in-place module is untouched) and SANITIZE_TESTS run there on every instruction set the CPU
 # runs, one pytest run per set (tests/sanitize.sh). The default is the kernels' tests;
-# SANITIZE_TESTS=tests runs the whole suite, SANITIZE_ISAS="scalar avx2" picks the sets. Not
-# in .ci/run: the instrumented build alone takes about 15 minutes on 2 cores.
+# SANITIZE_TESTS=tests runs the whole suite, SANITIZE_ISAS="scalar avx2" picks the sets.
+# .ci/run runs it with the default tests after make test.
 # make sdist-check: builds the sdist, installs it (with the sklearn extra) into a fresh venv in
 # build/sdist-check/ (compiled anew: no wheel cache) and runs tests/sdist_smoke.py there,
 # outside the source tree.
