@@ -26,8 +26,9 @@ if [ "${SANITIZE_KEEP:-0}" != 1 ] || ! ls "$dir"/pysoftmax/_core*.so >/dev/null 
     (cd "$dir" && CFLAGS="$flags" CXXFLAGS="$flags" LDFLAGS="-fsanitize=address,undefined" \
         "$py" setup.py -q build_ext --inplace)
     echo "sanitize: built in $(($(date +%s) - start)) s"
-    # the build is instrumented: the module calls ASan's checks
-    nm -D --undefined-only "$dir"/pysoftmax/_core*.so | grep -q __asan_report ||
+    # the build is instrumented: the module calls ASan's checks (grep reads all of nm's
+    # output: with -q it would stop at the first match, and nm's SIGPIPE fail the pipeline)
+    nm -D --undefined-only "$dir"/pysoftmax/_core*.so | grep __asan_report >/dev/null ||
         { echo "sanitize: the module is not instrumented (compiler flags not applied)"; exit 1; }
 fi
 rm -f "$dir"/report.*
