@@ -40,8 +40,10 @@ export LD_PRELOAD="$(${CXX:-g++} -print-file-name=libasan.so) $(${CXX:-g++} -pri
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:log_path=$dir/report
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$dir/report
 cd "$dir"
+# the sets this CPU runs (the emulated ones are covered in each run by the `isa` fixture;
+# forcing one as the active set would fail the dispatch tests, which expect a detected set)
 isas=${SANITIZE_ISAS:-$("$py" -c 'from pysoftmax import _core
-print(" ".join(_core.available_isas() + [name for name, _ in _core.testing_isas()]))')}
+print(" ".join(_core.available_isas()))')}
 for isa in $isas; do
     t=$(date +%s)
     status=0
